@@ -1,0 +1,18 @@
+"""gunicorn settings, all from the environment (see .env.example)."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Docker stops a container 30 s after SIGTERM by default; in-flight requests finish well before that.
+graceful_timeout = 20
+# Longer than nginx's upstream keepalive_timeout (4 s), so nginx always closes an idle connection first.
+keepalive = 5
+# Each worker imports the app after the fork, so it opens its own PostgreSQL and Redis connections.
+preload_app = False
+# nginx writes the access log (with upstream timings); the replica logs errors only.
+accesslog = None
+errorlog = "-"

@@ -1,0 +1,49 @@
+"""Shortstack: a link shortener served by N identical Flask replicas behind nginx."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import api, health, pages, problems, redirects
+from .backends import Backends
+from .config import Settings
+from .links import LinkStore
+
+MAX_BODY_BYTES = 16 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """The app factory: one app per gunicorn worker process."""
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    # nginx is the only client of a replica; trust exactly one hop of X-Forwarded-* from it.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
+
+    backends = Backends(settings)
+    app.extensions["shortstack"] = {
+        "settings": settings,
+        "backends": backends,
+        "links": LinkStore(backends, settings),
+    }
+
+    @app.after_request
+    def served_by(response):
+        response.headers["X-Served-By"] = settings.instance_id
+        return response
+
+    @app.context_processor
+    def page_globals() -> dict:
+        return {"instance_id": settings.instance_id}
+
+    problems.register(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    # Last: its catch-all /<code> must not shadow the other blueprints' routes.
+    app.register_blueprint(redirects.bp)
+    return app

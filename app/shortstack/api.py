@@ -1,0 +1,82 @@
+"""The JSON API under /api/v1: create links, read a link, read its click statistics."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from werkzeug.exceptions import BadRequest
+
+from . import services
+from .links import AliasTaken, Link
+from .problems import problem
+from .validation import ValidationError, looks_like_code, parse_new_link
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.post("/links")
+def create_link() -> Response:
+    """Shorten a URL: 201 with the new link, or a problem explaining what to fix."""
+    if not request.is_json:
+        return problem(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    try:
+        body = request.get_json()
+    except BadRequest:
+        return problem(400, "The body is not valid JSON.")
+    try:
+        new = parse_new_link(body, datetime.now(timezone.utc), own_host=_public_host())
+    except ValidationError as exc:
+        return problem(422, exc.detail, "Invalid link", errors=[{"field": exc.field, "detail": exc.detail}])
+    try:
+        link = services.links().create(new)
+    except AliasTaken:
+        return problem(409, f"The alias {new.alias!r} is already taken; choose another.", "Alias taken")
+    response = jsonify(_link_json(link))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_link", code=link.code)
+    return response
+
+
+@bp.get("/links/<code>")
+def get_link(code: str) -> Response:
+    """The link and its total clicks."""
+    link = services.links().get(code) if looks_like_code(code) else None
+    if link is None:
+        return _no_such_link(code)
+    body = _link_json(link)
+    body["click_count"] = link.click_count
+    body["expired"] = link.is_expired(datetime.now(timezone.utc))
+    return jsonify(body)
+
+
+@bp.get("/links/<code>/stats")
+def get_stats(code: str) -> Response:
+    """Clicks per hour and per day, top referrers and bot clicks (times in UTC)."""
+    stats = services.links().stats(code) if looks_like_code(code) else None
+    if stats is None:
+        return _no_such_link(code)
+    return jsonify(stats)
+
+
+def _no_such_link(code: str) -> Response:
+    return problem(404, f"No link has the code {code!r}.")
+
+
+def _public_base_url() -> str:
+    return services.settings().public_base_url or request.host_url.rstrip("/")
+
+
+def _public_host() -> str:
+    return urlsplit(_public_base_url()).netloc.lower()
+
+
+def _link_json(link: Link) -> dict:
+    return {
+        "code": link.code,
+        "short_url": f"{_public_base_url()}/{link.code}",
+        "url": link.url,
+        "created_at": link.created_at.isoformat(),
+        "expires_at": link.expires_at.isoformat() if link.expires_at else None,
+    }

@@ -1,0 +1,56 @@
+"""Settings read from the environment (12-factor); every variable is listed in .env.example."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app, the click worker and the migrate job read from the environment."""
+
+    database_url: str
+    redis_url: str
+    secret_key: str
+    public_base_url: str
+    instance_id: str
+    link_cache_ttl: int
+    negative_cache_ttl: int
+    db_pool_size: int
+    click_batch_size: int
+    click_claim_idle_ms: int
+    worker_name: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
+        """Build settings from `env`, falling back to the defaults documented in .env.example."""
+        hostname = socket.gethostname()
+        return cls(
+            database_url=env.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/shortstack"),
+            redis_url=env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            secret_key=env.get("SECRET_KEY", "dev-insecure-change-me"),
+            public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
+            instance_id=env.get("INSTANCE_ID") or hostname,
+            link_cache_ttl=_int(env, "LINK_CACHE_TTL", 3600),
+            negative_cache_ttl=_int(env, "NEGATIVE_CACHE_TTL", 30),
+            db_pool_size=_int(env, "DB_POOL_SIZE", 4),
+            click_batch_size=_int(env, "CLICK_BATCH_SIZE", 500),
+            click_claim_idle_ms=_int(env, "CLICK_CLAIM_IDLE_MS", 30000),
+            worker_name=env.get("WORKER_NAME") or f"{hostname}-{os.getpid()}",
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise SystemExit(f"{name} must not be negative, got {value}")
+    return value

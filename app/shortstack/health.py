@@ -1,0 +1,44 @@
+"""Liveness and readiness probes for nginx, Docker and people."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from . import services
+from .problems import problem
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """The process is alive and serving requests."""
+    return jsonify(status="ok", instance=services.settings().instance_id)
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """Ready when both PostgreSQL and Redis answer; 503 names whichever did not."""
+    checks = {"postgres": _check_postgres(), "redis": _check_redis()}
+    failed = sorted(name for name, result in checks.items() if result != "ok")
+    if failed:
+        return problem(503, f"Not ready: {', '.join(failed)} unavailable.", checks=checks,
+                       instance=services.settings().instance_id)
+    return jsonify(status="ready", checks=checks, instance=services.settings().instance_id)
+
+
+def _check_postgres() -> str:
+    try:
+        with services.backends().db.connection(timeout=2) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # any failure means "not ready", and the reason is reported
+        return f"error: {type(exc).__name__}: {exc}".strip()
+    return "ok"
+
+
+def _check_redis() -> str:
+    try:
+        services.backends().redis.ping()
+    except Exception as exc:
+        return f"error: {type(exc).__name__}: {exc}".strip()
+    return "ok"

@@ -1,0 +1,172 @@
+"""Links: creating them in PostgreSQL and resolving codes through the Redis cache (cache-aside)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+
+from .backends import Backends
+from .config import Settings
+from .validation import NewLink
+
+log = logging.getLogger(__name__)
+
+CODE_ALPHABET = string.ascii_letters + string.digits
+# 62**7 ≈ 3.5e12 codes: a guess hits an existing link with negligible odds, and collisions are retried.
+CODE_LENGTH = 7
+CREATE_ATTEMPTS = 5
+# Cached "no such code": a flood of unknown codes costs Redis lookups, not PostgreSQL queries.
+MISSING = "-"
+
+
+class AliasTaken(Exception):
+    """The requested alias already names another link."""
+
+
+@dataclass(frozen=True)
+class Link:
+    """A stored link."""
+
+    code: str
+    url: str
+    created_at: datetime
+    expires_at: datetime | None
+    click_count: int = 0
+
+    def is_expired(self, now: datetime) -> bool:
+        """True once `now` has reached the expiry time."""
+        return self.expires_at is not None and now >= self.expires_at
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a redirect needs to know about a code; this is what the cache holds."""
+
+    url: str
+    expires_at_ms: int | None
+
+    def is_expired(self, now_ms: int) -> bool:
+        """True once `now_ms` (Unix milliseconds) has reached the expiry time."""
+        return self.expires_at_ms is not None and now_ms >= self.expires_at_ms
+
+    def to_cache(self) -> str:
+        return json.dumps({"u": self.url, "e": self.expires_at_ms})
+
+    @classmethod
+    def from_cache(cls, raw: str) -> "Target":
+        data = json.loads(raw)
+        return cls(url=data["u"], expires_at_ms=data["e"])
+
+    @classmethod
+    def of(cls, url: str, expires_at: datetime | None) -> "Target":
+        return cls(url=url, expires_at_ms=None if expires_at is None else int(expires_at.timestamp() * 1000))
+
+
+def new_code() -> str:
+    """A random, URL-safe, unguessable short code."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def cache_key(code: str) -> str:
+    return f"link:{code}"
+
+
+class LinkStore:
+    """Link persistence for one app process."""
+
+    def __init__(self, backends: Backends, settings: Settings) -> None:
+        self._backends = backends
+        self._settings = settings
+
+    def create(self, new: NewLink) -> Link:
+        """Store a new link under its alias or a fresh random code; raises AliasTaken."""
+        codes = [new.alias] if new.alias else [new_code() for _ in range(CREATE_ATTEMPTS)]
+        with self._backends.db.connection() as conn:
+            for code in codes:
+                row = conn.execute(
+                    "INSERT INTO links (code, url, expires_at) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (code) DO NOTHING RETURNING code, url, created_at, expires_at",
+                    (code, new.url, new.expires_at),
+                ).fetchone()
+                if row is not None:
+                    link = Link(*row)
+                    self._cache_put(code, Target.of(link.url, link.expires_at).to_cache(), self._settings.link_cache_ttl)
+                    return link
+        if new.alias:
+            raise AliasTaken(new.alias)
+        raise RuntimeError(f"no free code after {CREATE_ATTEMPTS} random attempts")
+
+    def get(self, code: str) -> Link | None:
+        """The link with its click total, straight from PostgreSQL (totals are not cached)."""
+        with self._backends.db.connection() as conn:
+            row = conn.execute(
+                "SELECT code, url, created_at, expires_at, click_count FROM links WHERE code = %s", (code,)
+            ).fetchone()
+        return None if row is None else Link(*row)
+
+    def resolve(self, code: str) -> Target | None:
+        """Where `code` redirects to: Redis first, PostgreSQL only on a miss (then cached)."""
+        cached = self._cache_get(code)
+        if cached == MISSING:
+            return None
+        if cached is not None:
+            return Target.from_cache(cached)
+        with self._backends.db.connection() as conn:
+            row = conn.execute("SELECT url, expires_at FROM links WHERE code = %s", (code,)).fetchone()
+        if row is None:
+            self._cache_put(code, MISSING, self._settings.negative_cache_ttl)
+            return None
+        target = Target.of(*row)
+        self._cache_put(code, target.to_cache(), self._settings.link_cache_ttl)
+        return target
+
+    def stats(self, code: str) -> dict | None:
+        """Clicks per hour (last 48 h), per day (last 30 days), top referrers and bot clicks."""
+        with self._backends.db.connection() as conn:
+            link = conn.execute("SELECT click_count FROM links WHERE code = %s", (code,)).fetchone()
+            if link is None:
+                return None
+            by_hour = conn.execute(
+                "SELECT date_trunc('hour', clicked_at), count(*) FROM clicks"
+                " WHERE code = %s AND clicked_at >= now() - interval '48 hours' GROUP BY 1 ORDER BY 1",
+                (code,),
+            ).fetchall()
+            by_day = conn.execute(
+                "SELECT date_trunc('day', clicked_at), count(*) FROM clicks"
+                " WHERE code = %s AND clicked_at >= now() - interval '30 days' GROUP BY 1 ORDER BY 1",
+                (code,),
+            ).fetchall()
+            referrers = conn.execute(
+                "SELECT referrer_host, count(*) FROM clicks WHERE code = %s"
+                " GROUP BY 1 ORDER BY 2 DESC, 1 NULLS FIRST LIMIT 10",
+                (code,),
+            ).fetchall()
+            bots = conn.execute("SELECT count(*) FROM clicks WHERE code = %s AND is_bot", (code,)).fetchone()[0]
+        return {
+            "code": code,
+            "total_clicks": link[0],
+            "bot_clicks": bots,
+            "by_hour": [{"hour": h.isoformat(), "clicks": n} for h, n in by_hour],
+            "by_day": [{"day": d.date().isoformat(), "clicks": n} for d, n in by_day],
+            "top_referrers": [{"host": host, "clicks": n} for host, n in referrers],
+        }
+
+    def _cache_get(self, code: str) -> str | None:
+        # Redis being down degrades redirects to PostgreSQL lookups instead of failing them.
+        try:
+            return self._backends.redis.get(cache_key(code))
+        except redis.RedisError as exc:
+            log.warning("link cache read failed, using PostgreSQL: %s", exc)
+            return None
+
+    def _cache_put(self, code: str, value: str, ttl: int) -> None:
+        try:
+            self._backends.redis.set(cache_key(code), value, ex=max(1, ttl))
+        except redis.RedisError as exc:
+            log.warning("link cache write failed: %s", exc)

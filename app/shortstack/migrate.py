@@ -1,0 +1,67 @@
+"""The migrate job: apply pending SQL migrations, then exit. Safe when two start at once.
+
+Run as `python -m shortstack.migrate`. yoyo records applied migrations in PostgreSQL and holds
+its lock table while applying, so a second concurrent run waits and then finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+from yoyo import get_backend, read_migrations
+
+from .backends import connect_db
+from .config import Settings
+
+log = logging.getLogger("shortstack.migrate")
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+WAIT_FOR_DB_S = 30
+LOCK_TIMEOUT_S = 60
+
+
+def yoyo_url(database_url: str) -> str:
+    """yoyo names its PostgreSQL driver in the URL scheme; psycopg 3 is `postgresql+psycopg`."""
+    scheme, sep, rest = database_url.partition("://")
+    if not sep or scheme not in ("postgres", "postgresql"):
+        raise SystemExit(f"DATABASE_URL must start with postgresql://, got {database_url!r}")
+    return f"postgresql+psycopg://{rest}"
+
+
+def wait_for_database(database_url: str, seconds: float) -> None:
+    """Return once PostgreSQL accepts a connection; exit with a clear message after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            connect_db(database_url).close()
+            return
+        except psycopg.OperationalError as exc:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"PostgreSQL did not accept connections within {seconds:.0f}s: {exc}") from None
+            time.sleep(0.5)
+
+
+def migrate(database_url: str) -> list[str]:
+    """Apply every pending migration; returns the ids applied by this run."""
+    backend = get_backend(yoyo_url(database_url))
+    migrations = read_migrations(str(MIGRATIONS_DIR))
+    with backend.lock(timeout=LOCK_TIMEOUT_S):
+        pending = backend.to_apply(migrations)
+        backend.apply_migrations(pending)
+    return [m.id for m in pending]
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    wait_for_database(settings.database_url, WAIT_FOR_DB_S)
+    applied = migrate(settings.database_url)
+    log.info("applied %d migration(s): %s", len(applied), ", ".join(applied) or "none pending")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Errors as RFC 9457 problem+json under /api/, as HTML pages elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from flask import Flask, Response, jsonify, render_template, request
+from psycopg_pool import PoolTimeout
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.http import HTTP_STATUS_CODES
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MIME = "application/problem+json"
+RETRY_AFTER_S = 5
+
+
+def problem(status: int, detail: str, title: str | None = None, **extensions: object) -> Response:
+    """A problem+json response; `extensions` become extra members of the body."""
+    body = {"type": "about:blank", "title": title or HTTP_STATUS_CODES.get(status, "Error"), "status": status,
+            "detail": detail, **extensions}
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_MIME
+    return response
+
+
+def error_response(status: int, detail: str, title: str | None = None) -> Response:
+    """The error in the form the client expects: problem+json for the API, a page otherwise."""
+    if request.path.startswith("/api/"):
+        return problem(status, detail, title)
+    title = title or HTTP_STATUS_CODES.get(status, "Error")
+    return Response(render_template("error.html", status=status, title=title, detail=detail), status=status)
+
+
+def register(app: Flask) -> None:
+    """Install the error handlers on `app`."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        if isinstance(exc, RequestEntityTooLarge):
+            detail = f"The request body is larger than {app.config['MAX_CONTENT_LENGTH'] // 1024} KiB."
+        elif exc.code == 404 and not request.path.startswith("/api/"):
+            detail = "There is no short link here. Check the address for typos."
+        elif exc.code == 410:
+            detail = "This short link has expired."
+        else:
+            detail = exc.description or ""
+        # Flask has already logged the traceback of an unhandled error before it reaches here.
+        return error_response(exc.code or 500, detail)
+
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(exc: Exception) -> Response:
+        log.warning("PostgreSQL unavailable on %s %s: %s", request.method, request.path, exc)
+        response = error_response(503, "The database is unavailable right now; try again in a few seconds.",
+                                  "Service Unavailable")
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response

@@ -1,0 +1,222 @@
+"""The click worker: drains the click stream into PostgreSQL, exactly once per click.
+
+Run as `python -m shortstack.worker`. Workers share one consumer group, so several split the
+stream. Each batch is stored in one transaction keyed by stream entry id (a redelivered entry is
+ignored) and acknowledged only after the commit; entries left pending by a dead worker are
+claimed after CLICK_CLAIM_IDLE_MS. SIGTERM finishes the current batch, then exits.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import redis
+import ua_parser
+
+from . import clickstream
+from .backends import connect_db, connect_redis
+from .config import Settings
+
+log = logging.getLogger("shortstack.worker")
+
+READ_BLOCK_MS = 1000
+RETRY_DELAY_S = 1.0
+REPORT_EVERY_S = 10.0
+
+Entry = tuple[str, dict[str, str] | None]
+
+
+@dataclass(frozen=True)
+class StoredClick:
+    """A click as it is stored: enriched, keyed by its stream entry id."""
+
+    stream_id: str
+    code: str
+    clicked_at: datetime
+    referrer_host: str | None
+    ua_family: str
+    is_bot: bool
+
+
+def referrer_host(referrer: str) -> str | None:
+    """The host of a Referer header, or None for direct visits and unparseable values."""
+    try:
+        host = urlsplit(referrer).hostname
+    except ValueError:
+        return None
+    return host or None
+
+
+@functools.lru_cache(maxsize=4096)
+def classify_user_agent(user_agent: str) -> tuple[str, bool]:
+    """(browser or client family, is it a bot); parsing is slow, and real traffic repeats UAs."""
+    if not user_agent:
+        return "Unknown", False
+    parsed = ua_parser.parse(user_agent)
+    family = parsed.user_agent.family if parsed.user_agent else "Other"
+    is_bot = parsed.device is not None and parsed.device.family == "Spider"
+    return family, is_bot
+
+
+def enrich(stream_id: str, event: clickstream.ClickEvent) -> StoredClick:
+    """Turn a raw click event into the row the worker stores."""
+    family, is_bot = classify_user_agent(event.user_agent)
+    return StoredClick(
+        stream_id=stream_id,
+        code=event.code,
+        clicked_at=datetime.fromtimestamp(event.at_ms / 1000, tz=timezone.utc),
+        referrer_host=referrer_host(event.referrer),
+        ua_family=family,
+        is_bot=is_bot,
+    )
+
+
+def store_batch(conn: psycopg.Connection, clicks: list[StoredClick]) -> int:
+    """Insert the clicks and add the newly inserted ones to their links' totals, in one transaction.
+
+    Returns how many clicks were new; already-stored stream ids are skipped and not counted.
+    """
+    with conn.transaction():
+        inserted = conn.execute(
+            "INSERT INTO clicks (stream_id, code, clicked_at, referrer_host, ua_family, is_bot)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::boolean[])"
+            " ON CONFLICT (stream_id) DO NOTHING RETURNING code",
+            (
+                [c.stream_id for c in clicks],
+                [c.code for c in clicks],
+                [c.clicked_at for c in clicks],
+                [c.referrer_host for c in clicks],
+                [c.ua_family for c in clicks],
+                [c.is_bot for c in clicks],
+            ),
+        ).fetchall()
+        per_code = Counter(code for (code,) in inserted)
+        # Updating in sorted order makes concurrent workers lock link rows in the same order: no deadlocks.
+        with conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE links SET click_count = click_count + %s WHERE code = %s",
+                [(n, code) for code, n in sorted(per_code.items())],
+            )
+    return len(inserted)
+
+
+class ClickWorker:
+    """One consumer in the click-workers group."""
+
+    def __init__(self, settings: Settings, heartbeat_file: Path | None = None) -> None:
+        self.settings = settings
+        self.name = settings.worker_name
+        self.heartbeat_file = heartbeat_file
+        self.redis = connect_redis(settings.redis_url)
+        self._db: psycopg.Connection | None = None
+        self._group_ready = False
+        self._next_claim = 0.0
+        self.stored = 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Process batches until `stop` is set; the batch in hand is always finished first."""
+        log.info("worker %s consuming %r as group %r", self.name, clickstream.STREAM, clickstream.GROUP)
+        report_at, reported = time.monotonic() + REPORT_EVERY_S, 0
+        while not stop.is_set():
+            try:
+                self.step()
+            except (redis.RedisError, psycopg.Error) as exc:
+                # A Redis that restarted empty has lost the group too; recreate it on the next step.
+                self._group_ready = self._group_ready and "NOGROUP" not in str(exc)
+                log.warning("worker %s: %s; retrying in %.0fs", self.name, exc, RETRY_DELAY_S)
+                self._drop_db()
+                stop.wait(RETRY_DELAY_S)
+            if self.heartbeat_file:
+                self.heartbeat_file.touch()
+            if time.monotonic() >= report_at:
+                if self.stored != reported:
+                    log.info("worker %s stored %d clicks in the last %.0fs", self.name, self.stored - reported,
+                             REPORT_EVERY_S)
+                report_at, reported = time.monotonic() + REPORT_EVERY_S, self.stored
+        self._drop_db()
+        log.info("worker %s stopped after storing %d clicks", self.name, self.stored)
+
+    def step(self) -> int:
+        """Handle one batch: this consumer's pending entries first, then stale ones, then new ones."""
+        if not self._group_ready:
+            clickstream.ensure_group(self.redis)
+            self._group_ready = True
+        entries = self._read("0", block=None)
+        if not entries and time.monotonic() >= self._next_claim:
+            self._claim_stale()
+            entries = self._read("0", block=None)
+        if not entries:
+            entries = self._read(">", block=READ_BLOCK_MS)
+        if entries:
+            self._handle(entries)
+        return len(entries)
+
+    def _read(self, start: str, block: int | None) -> list[Entry]:
+        reply = self.redis.xreadgroup(clickstream.GROUP, self.name, {clickstream.STREAM: start},
+                                      count=self.settings.click_batch_size, block=block)
+        return reply[0][1] if reply else []
+
+    def _claim_stale(self) -> None:
+        # Take over what a dead consumer read but never acknowledged.
+        self._next_claim = time.monotonic() + self.settings.click_claim_idle_ms / 1000 / 2
+        claimed = self.redis.xautoclaim(clickstream.STREAM, clickstream.GROUP, self.name,
+                                        min_idle_time=self.settings.click_claim_idle_ms, start_id="0-0",
+                                        count=self.settings.click_batch_size, justid=True)
+        if claimed:  # with justid, redis-py answers just the claimed ids
+            log.info("worker %s claimed %d stale click(s)", self.name, len(claimed))
+
+    def _handle(self, entries: list[Entry]) -> None:
+        clicks, dead, done = [], [], []
+        for stream_id, fields in entries:
+            done.append(stream_id)
+            if fields is None:  # deleted from the stream after it was delivered: nothing to store
+                continue
+            try:
+                clicks.append(enrich(stream_id, clickstream.ClickEvent.from_fields(fields)))
+            except ValueError:
+                dead.append((stream_id, fields))
+        if clicks:
+            self.stored += store_batch(self._connection(), clicks)
+        with self.redis.pipeline(transaction=True) as pipe:
+            for stream_id, fields in dead:
+                log.error("worker %s: undecodable entry %s moved to %s", self.name, stream_id,
+                          clickstream.DEAD_LETTER_STREAM)
+                pipe.xadd(clickstream.DEAD_LETTER_STREAM, {"stream_id": stream_id, **fields})
+            # Acknowledged only now that PostgreSQL has committed; deleting keeps the stream = the backlog.
+            pipe.xack(clickstream.STREAM, clickstream.GROUP, *done)
+            pipe.xdel(clickstream.STREAM, *done)
+            pipe.execute()
+
+    def _connection(self) -> psycopg.Connection:
+        if self._db is None or self._db.closed:
+            self._db = connect_db(self.settings.database_url)
+        return self._db
+
+    def _drop_db(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    heartbeat = os.environ.get("WORKER_HEARTBEAT_FILE")
+    ClickWorker(Settings.from_env(), Path(heartbeat) if heartbeat else None).run(stop)
+
+
+if __name__ == "__main__":
+    main()

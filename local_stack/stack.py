@@ -1,0 +1,344 @@
+"""The LocalStack harness: processes, ports, readiness and shutdown."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import redis
+
+REPO = Path(__file__).resolve().parent.parent
+APP_DIR = REPO / "app"
+NGINX_DIR = REPO / "nginx"
+DEFAULT_DATA_DIR = REPO / ".local"
+
+INSTALL_HINTS = {
+    "nginx": "apt-get update && apt-get install -y nginx-light",
+    "initdb": "apt-get update && apt-get install -y postgresql",
+    "postgres": "apt-get update && apt-get install -y postgresql",
+    "redis-server": "apt-get update && apt-get install -y redis-server",
+}
+STOP_TIMEOUT_S = 20.0
+PR_SET_PDEATHSIG = 1
+
+
+class StackError(RuntimeError):
+    """A process of the stack failed to start or answer; the message says which and why."""
+
+
+class MissingBinary(StackError):
+    """A binary the stack needs is not installed; the message holds the install command."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is not installed. Install it with:\n    {INSTALL_HINTS[name]}")
+
+
+def find_binary(name: str) -> str:
+    """The path of `name`, looking also where Debian keeps PostgreSQL's server binaries."""
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    if versions:
+        return str(versions[-1])
+    raise MissingBinary(name)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _require_free_port(port: int) -> None:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise StackError(f"port {port} is already in use; choose another with HTTP_PORT=...") from None
+
+
+def _die_with_parent() -> None:
+    # If the harness itself is killed, the kernel stops its children instead of orphaning them.
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Process:
+    """One child process of the stack, restartable with the same command and environment."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = REPO
+    user: str | None = None
+    stop_signal: int = signal.SIGTERM
+    popen: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.popen = subprocess.Popen(
+                self.argv, cwd=self.cwd, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, user=self.user, preexec_fn=_die_with_parent,
+            )
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def signal(self, sig: int) -> None:
+        if self.running:
+            self.popen.send_signal(sig)
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Ask it to stop, then kill it if it has not within `timeout` seconds."""
+        if not self.running:
+            return
+        self.popen.send_signal(self.stop_signal)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+class LocalStack:
+    """PostgreSQL + Redis + migrate + N app replicas + M click workers + nginx on loopback.
+
+    Use as a context manager, or call start() and stop(). `database_url`/`redis_url` point at
+    existing servers; without them the stack starts its own, keeping data under `data_dir`.
+    """
+
+    def __init__(
+        self,
+        replicas: int = 3,
+        workers: int = 1,
+        http_port: int = 0,
+        data_dir: Path = DEFAULT_DATA_DIR,
+        database_url: str | None = None,
+        redis_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        if replicas < 1 or workers < 0:
+            raise StackError("REPLICAS must be at least 1 and WORKERS at least 0")
+        self.replicas = replicas
+        self.workers = workers
+        self.http_port = http_port or free_port()
+        self.data_dir = Path(data_dir).resolve()
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.env = dict(env or {})
+        self.processes: dict[str, Process] = {}
+        self.app_ports: dict[str, int] = {}
+
+    @property
+    def url(self) -> str:
+        """Where nginx serves the stack."""
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def __enter__(self) -> "LocalStack":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start everything in dependency order and return once nginx serves a ready replica."""
+        nginx = find_binary("nginx")  # fail on a missing binary or a taken port before starting anything
+        _require_free_port(self.http_port)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # The postgres user and nginx's workers must be able to reach their files below it.
+        self.data_dir.chmod(0o755)
+        if self.database_url is None:
+            self.database_url = self._start_postgres(timeout)
+        if self.redis_url is None:
+            self.redis_url = self._start_redis(timeout)
+        self.migrate()
+        for i in range(1, self.replicas + 1):
+            self.add_replica(f"app-{i}")
+        for i in range(1, self.workers + 1):
+            self.add_worker(f"worker-{i}")
+        for name in self.app_ports:
+            self._wait_http(name, f"http://127.0.0.1:{self.app_ports[name]}/healthz", timeout)
+        self._start_nginx(nginx)
+        self._wait_http("nginx", f"{self.url}/readyz", timeout)
+
+    def stop(self) -> None:
+        """Stop every process this stack started: the balancer first, the databases last."""
+        order = ["nginx"] + [n for n in self.processes if n.startswith("app-")] + \
+                [n for n in self.processes if n.startswith("worker-")] + ["redis", "postgres"]
+        for name in order:
+            if name in self.processes:
+                self.processes[name].stop()
+
+    def migrate(self) -> None:
+        """Run the migrate job once, in the foreground."""
+        result = subprocess.run([sys.executable, "-m", "shortstack.migrate"], cwd=APP_DIR, env=self._app_env(),
+                                capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise StackError(f"migrations failed:\n{result.stdout}{result.stderr}")
+
+    def add_replica(self, name: str) -> Process:
+        """Start an app replica (gunicorn) named `name` on a free loopback port."""
+        port = self.app_ports.get(name) or free_port()
+        self.app_ports[name] = port
+        env = {**self._app_env(), "GUNICORN_BIND": f"127.0.0.1:{port}", "INSTANCE_ID": name}
+        return self._spawn(Process(name, [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
+                                          "shortstack.wsgi:app"], self.logs_dir / f"{name}.log", env, APP_DIR))
+
+    def add_worker(self, name: str) -> Process:
+        """Start a click worker named `name` (its consumer name in the group)."""
+        env = {**self._app_env(), "WORKER_NAME": name}
+        return self._spawn(Process(name, [sys.executable, "-m", "shortstack.worker"], self.logs_dir / f"{name}.log",
+                                   env, APP_DIR))
+
+    def restart(self, name: str) -> None:
+        """Start a stopped or killed process again with its original command."""
+        self.processes[name].stop()
+        self.processes[name].start()
+
+    def stop_process(self, name: str) -> None:
+        """Stop one named process gracefully (SIGTERM, or its own stop signal)."""
+        self.processes[name].stop()
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to one named process and, for SIGKILL, wait until it is gone."""
+        process = self.processes[name]
+        process.signal(sig)
+        if sig == signal.SIGKILL and process.popen is not None:
+            process.popen.wait(STOP_TIMEOUT_S)
+
+    def _app_env(self) -> dict[str, str]:
+        return {"DATABASE_URL": self.database_url or "", "REDIS_URL": self.redis_url or "",
+                "PYTHONUNBUFFERED": "1", **self.env}
+
+    def _spawn(self, process: Process) -> Process:
+        self.processes[process.name] = process
+        process.start()
+        return process
+
+    def _start_postgres(self, timeout: float) -> str:
+        pg_data = self.data_dir / "postgres"
+        user = "postgres" if os.geteuid() == 0 else None  # PostgreSQL refuses to run as root
+        if not (pg_data / "PG_VERSION").exists():
+            pg_data.mkdir(parents=True, exist_ok=True)
+            if user:
+                shutil.chown(pg_data, user, user)
+            result = subprocess.run([find_binary("initdb"), "-D", str(pg_data), "-A", "trust", "-U", "postgres",
+                                     "-E", "UTF8", "--no-locale"], capture_output=True, text=True, user=user)
+            if result.returncode != 0:
+                raise StackError(f"initdb failed:\n{result.stdout}{result.stderr}")
+        port = free_port()
+        self._spawn(Process("postgres", [find_binary("postgres"), "-D", str(pg_data), "-p", str(port),
+                                         "-k", str(pg_data), "-c", "listen_addresses=127.0.0.1"],
+                            self.logs_dir / "postgres.log", user=user, stop_signal=signal.SIGINT))
+        admin_url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        self._wait("postgres", lambda: psycopg.connect(admin_url, connect_timeout=2).close(), timeout)
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'shortstack'").fetchone():
+                conn.execute("CREATE DATABASE shortstack")
+        return f"postgresql://postgres@127.0.0.1:{port}/shortstack"
+
+    def _start_redis(self, timeout: float) -> str:
+        redis_data = self.data_dir / "redis"
+        redis_data.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        # The same persistence and eviction rules as compose: AOF, and only TTL'd cache keys evictable.
+        self._spawn(Process("redis", [find_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+                                      "--dir", str(redis_data), "--appendonly", "yes", "--save", "",
+                                      "--maxmemory-policy", "volatile-lru", "--daemonize", "no"],
+                            self.logs_dir / "redis.log"))
+        url = f"redis://127.0.0.1:{port}/0"
+        self._wait("redis", lambda: redis.Redis.from_url(url, socket_timeout=2).ping(), timeout)
+        return url
+
+    def _start_nginx(self, nginx: str) -> None:
+        prefix = self.data_dir / "nginx"
+        (prefix / "public").mkdir(parents=True, exist_ok=True)
+        prefix.chmod(0o755)
+        links = {
+            prefix / "nginx.conf": NGINX_DIR / "nginx.conf",
+            prefix / "conf.d": NGINX_DIR / "conf.d",
+            prefix / "mime.types": _nginx_conf_dir(nginx) / "mime.types",
+            prefix / "public" / "static": APP_DIR / "shortstack" / "static",
+            prefix / "public" / "errors": NGINX_DIR / "errors",
+        }
+        for link, target in links.items():
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(target)
+        (prefix / "listen.conf").write_text(f"listen 127.0.0.1:{self.http_port};\n")
+        servers = "".join(f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=5s;\n"
+                          for port in self.app_ports.values())
+        (prefix / "upstream.conf").write_text(
+            "# Written by local_stack: the replicas it started, in place of compose's DNS-resolved app.\n"
+            f"upstream app {{\n    zone app 64k;\n{servers}    keepalive 32;\n    keepalive_timeout 4s;\n}}\n")
+        self._spawn(Process("nginx", [nginx, "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf"), "-e", "stderr",
+                                      "-g", f"daemon off; pid {prefix / 'nginx.pid'};"],
+                            self.logs_dir / "nginx.log", stop_signal=signal.SIGQUIT))
+
+    def _wait_http(self, name: str, url: str, timeout: float) -> None:
+        def ready() -> None:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status != 200:
+                    raise StackError(f"{url} answered {response.status}")
+        self._wait(name, ready, timeout)
+
+    def _wait(self, name: str, probe, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            process = self.processes.get(name)
+            if process is not None and process.popen is not None and not process.running:
+                raise StackError(f"{name} exited with code {process.popen.returncode}; its log ends with:\n"
+                                 f"{process.log_tail()}")
+            try:
+                probe()
+                return
+            except (OSError, urllib.error.URLError, psycopg.Error, redis.RedisError, StackError) as exc:
+                if time.monotonic() > deadline:
+                    tail = process.log_tail() if process else ""
+                    raise StackError(f"{name} was not ready after {timeout:.0f}s ({exc}); its log ends with:\n"
+                                     f"{tail}") from None
+                time.sleep(0.2)
+
+
+def _nginx_conf_dir(nginx: str) -> Path:
+    # mime.types ships beside the distribution's own nginx.conf; `nginx -V` says where that is.
+    info = subprocess.run([nginx, "-V"], capture_output=True, text=True).stderr
+    match = re.search(r"--conf-path=(\S+)", info)
+    return Path(match.group(1)).parent if match else Path("/etc/nginx")
