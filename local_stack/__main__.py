@@ -1,7 +1,8 @@
 """`make local`: run the stack in the foreground until Ctrl-C or SIGTERM.
 
-Env: REPLICAS (3), WORKERS (1), HTTP_PORT (8080); DATABASE_URL / REDIS_URL to use existing
-servers instead of starting PostgreSQL and Redis with data under .local/.
+Env: REPLICAS (3), WORKERS (1), HTTP_PORT (8080), LOCAL_DATA_DIR (.local); DATABASE_URL /
+REDIS_URL to use existing servers instead of starting PostgreSQL and Redis with data kept in
+LOCAL_DATA_DIR between runs.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
-from .stack import LocalStack, StackError
+from .stack import DEFAULT_DATA_DIR, LocalStack, StackError
 
 
 def _env_int(name: str, default: int) -> int:
@@ -28,6 +30,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def main() -> int:
     replicas, workers, port = _env_int("REPLICAS", 3), _env_int("WORKERS", 1), _env_int("HTTP_PORT", 8080)
     stack = LocalStack(replicas=replicas, workers=workers, http_port=port,
+                       data_dir=Path(os.environ.get("LOCAL_DATA_DIR") or DEFAULT_DATA_DIR),
                        database_url=os.environ.get("DATABASE_URL"), redis_url=os.environ.get("REDIS_URL"))
     # SIGTERM unwinds like Ctrl-C, so the finally below stops every child either way.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import psycopg
 import redis
@@ -288,29 +289,9 @@ class LocalStack:
         return url
 
     def _start_nginx(self, nginx: str) -> None:
-        prefix = self.data_dir / "nginx"
-        (prefix / "public").mkdir(parents=True, exist_ok=True)
-        prefix.chmod(0o755)
-        links = {
-            prefix / "nginx.conf": NGINX_DIR / "nginx.conf",
-            prefix / "conf.d": NGINX_DIR / "conf.d",
-            prefix / "mime.types": _nginx_conf_dir(nginx) / "mime.types",
-            prefix / "public" / "static": APP_DIR / "shortstack" / "static",
-            prefix / "public" / "errors": NGINX_DIR / "errors",
-        }
-        for link, target in links.items():
-            if link.is_symlink() or link.exists():
-                link.unlink()
-            link.symlink_to(target)
-        (prefix / "listen.conf").write_text(f"listen 127.0.0.1:{self.http_port};\n")
-        servers = "".join(f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=5s;\n"
-                          for port in self.app_ports.values())
-        (prefix / "upstream.conf").write_text(
-            "# Written by local_stack: the replicas it started, in place of compose's DNS-resolved app.\n"
-            f"upstream app {{\n    zone app 64k;\n{servers}    keepalive 32;\n    keepalive_timeout 4s;\n}}\n")
-        self._spawn(Process("nginx", [nginx, "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf"), "-e", "stderr",
-                                      "-g", f"daemon off; pid {prefix / 'nginx.pid'};"],
-                            self.logs_dir / "nginx.log", stop_signal=signal.SIGQUIT))
+        prefix = write_nginx_prefix(self.data_dir / "nginx", nginx, self.http_port, self.app_ports.values())
+        self._spawn(Process("nginx", nginx_command(nginx, prefix), self.logs_dir / "nginx.log",
+                            stop_signal=signal.SIGQUIT))
 
     def _wait_http(self, name: str, url: str, timeout: float) -> None:
         def ready() -> None:
@@ -335,6 +316,39 @@ class LocalStack:
                     raise StackError(f"{name} was not ready after {timeout:.0f}s ({exc}); its log ends with:\n"
                                      f"{tail}") from None
                 time.sleep(0.2)
+
+
+def write_nginx_prefix(prefix: Path, nginx: str, http_port: int, app_ports: Iterable[int]) -> Path:
+    """Lay out an nginx prefix folder: the repo's shared config plus a loopback listen and upstream.
+
+    The Docker image has the same layout under /etc/nginx, with nginx/compose/ in place of the
+    two generated files.
+    """
+    (prefix / "public").mkdir(parents=True, exist_ok=True)
+    prefix.chmod(0o755)
+    links = {
+        prefix / "nginx.conf": NGINX_DIR / "nginx.conf",
+        prefix / "conf.d": NGINX_DIR / "conf.d",
+        prefix / "mime.types": _nginx_conf_dir(nginx) / "mime.types",
+        prefix / "public" / "static": APP_DIR / "shortstack" / "static",
+        prefix / "public" / "errors": NGINX_DIR / "errors",
+    }
+    for link, target in links.items():
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(target)
+    (prefix / "listen.conf").write_text(f"listen 127.0.0.1:{http_port};\n")
+    servers = "".join(f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=5s;\n" for port in app_ports)
+    (prefix / "upstream.conf").write_text(
+        "# Written by local_stack: the replicas it started, in place of compose's DNS-resolved app.\n"
+        f"upstream app {{\n    zone app 64k;\n{servers}    keepalive 32;\n    keepalive_timeout 4s;\n}}\n")
+    return prefix
+
+
+def nginx_command(nginx: str, prefix: Path, *extra: str) -> list[str]:
+    """The nginx command line for a prefix made by write_nginx_prefix, in the foreground."""
+    return [nginx, "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf"), "-e", "stderr",
+            "-g", f"daemon off; pid {prefix / 'nginx.pid'};", *extra]
 
 
 def _nginx_conf_dir(nginx: str) -> Path:

@@ -23,6 +23,8 @@ class Settings:
     click_batch_size: int
     click_claim_idle_ms: int
     worker_name: str
+    worker_heartbeat_file: str
+    migrate_wait_s: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -40,6 +42,8 @@ class Settings:
             click_batch_size=_int(env, "CLICK_BATCH_SIZE", 500),
             click_claim_idle_ms=_int(env, "CLICK_CLAIM_IDLE_MS", 30000),
             worker_name=env.get("WORKER_NAME") or f"{hostname}-{os.getpid()}",
+            worker_heartbeat_file=env.get("WORKER_HEARTBEAT_FILE", ""),
+            migrate_wait_s=_int(env, "MIGRATE_WAIT_S", 30),
         )
 
 

@@ -20,7 +20,6 @@ from .config import Settings
 log = logging.getLogger("shortstack.migrate")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-WAIT_FOR_DB_S = 30
 LOCK_TIMEOUT_S = 60
 
 
@@ -58,7 +57,7 @@ def migrate(database_url: str) -> list[str]:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    wait_for_database(settings.database_url, WAIT_FOR_DB_S)
+    wait_for_database(settings.database_url, settings.migrate_wait_s)
     applied = migrate(settings.database_url)
     log.info("applied %d migration(s): %s", len(applied), ", ".join(applied) or "none pending")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import signal
 import threading
 import time
@@ -114,10 +113,10 @@ def store_batch(conn: psycopg.Connection, clicks: list[StoredClick]) -> int:
 class ClickWorker:
     """One consumer in the click-workers group."""
 
-    def __init__(self, settings: Settings, heartbeat_file: Path | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.name = settings.worker_name
-        self.heartbeat_file = heartbeat_file
+        self.heartbeat_file = Path(settings.worker_heartbeat_file) if settings.worker_heartbeat_file else None
         self.redis = connect_redis(settings.redis_url)
         self._db: psycopg.Connection | None = None
         self._group_ready = False
@@ -214,8 +213,7 @@ def main() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    heartbeat = os.environ.get("WORKER_HEARTBEAT_FILE")
-    ClickWorker(Settings.from_env(), Path(heartbeat) if heartbeat else None).run(stop)
+    ClickWorker(Settings.from_env()).run(stop)
 
 
 if __name__ == "__main__":

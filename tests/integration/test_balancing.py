@@ -1,0 +1,56 @@
+"""nginx in front of three replicas: every replica serves, nginx serves what is its own."""
+
+import json
+import uuid
+
+import requests
+
+from support import wait_for
+
+
+def test_requests_reach_every_replica(stack):
+    served_by = [requests.get(f"{stack.url}/healthz", timeout=5).headers["X-Served-By"] for _ in range(30)]
+    assert set(served_by) == {"app-1", "app-2", "app-3"}
+
+
+def test_readiness_reports_both_dependencies(stack):
+    response = requests.get(f"{stack.url}/readyz", timeout=5)
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+
+
+def test_request_id_is_kept_and_logged_with_the_upstream(stack):
+    request_id = uuid.uuid4().hex
+    response = requests.get(f"{stack.url}/healthz", headers={"X-Request-ID": request_id}, timeout=5)
+    assert response.headers["X-Request-ID"] == request_id
+    replica_port = stack.app_ports[response.headers["X-Served-By"]]
+
+    def logged():
+        for line in (stack.logs_dir / "nginx.log").read_text().splitlines():
+            if request_id in line and line.startswith("{"):
+                return json.loads(line)
+        return None
+
+    entry = wait_for(logged, 5, "the access log line")
+    assert entry["upstream_addr"] == f"127.0.0.1:{replica_port}"
+    assert entry["status"] == 200
+
+
+def test_fresh_request_ids_are_minted(stack):
+    ids = {requests.get(f"{stack.url}/healthz", timeout=5).headers["X-Request-ID"] for _ in range(3)}
+    assert len(ids) == 3
+
+
+def test_static_files_come_from_nginx_with_cache_headers(stack):
+    response = requests.get(f"{stack.url}/static/style.css", timeout=5)
+    assert response.status_code == 200
+    assert "X-Served-By" not in response.headers  # no replica was involved
+    assert "max-age=3600" in response.headers["Cache-Control"]
+    assert response.headers["Content-Type"].startswith("text/css")
+
+
+def test_pages_show_the_replica_that_rendered_them(stack):
+    response = requests.get(f"{stack.url}/", timeout=5)
+    assert response.status_code == 200
+    assert f"<code>{response.headers['X-Served-By']}</code>" in response.text
+    assert "Server: nginx/" not in str(response.headers)  # no version banner

@@ -1,0 +1,91 @@
+"""The hot path through nginx: redirects, the Redis cache in front of PostgreSQL, clicks counted."""
+
+from datetime import datetime, timedelta, timezone
+
+import requests
+
+from support import cache, click_count, create_link, db, follow, wait_for
+
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def test_a_short_link_redirects_and_its_clicks_are_counted(stack):
+    link = create_link(stack, url="https://example.com/landing")
+    for _ in range(4):
+        response = follow(stack, link["code"], Referer="https://news.ycombinator.com/item?id=1", **{"User-Agent": CHROME})
+        assert response.status_code == 302
+        assert response.headers["Location"] == "https://example.com/landing"
+        assert response.headers["Cache-Control"] == "no-store"
+    follow(stack, link["code"], **{"User-Agent": GOOGLEBOT})
+
+    wait_for(lambda: click_count(stack, link["code"]) == 5, 15, "the worker to count 5 clicks")
+    stats = requests.get(f"{stack.url}/api/v1/links/{link['code']}/stats", timeout=5).json()
+    assert stats["total_clicks"] == 5
+    assert stats["bot_clicks"] == 1
+    assert sum(h["clicks"] for h in stats["by_hour"]) == 5
+    assert sum(d["clicks"] for d in stats["by_day"]) == 5
+    assert stats["top_referrers"][0] == {"host": "news.ycombinator.com", "clicks": 4}
+
+
+def test_head_requests_redirect_without_counting_a_click(stack):
+    link = create_link(stack, url="https://example.com/preview")
+    response = requests.head(f"{stack.url}/{link['code']}", allow_redirects=False, timeout=5)
+    assert response.status_code == 302
+    follow(stack, link["code"])
+    wait_for(lambda: click_count(stack, link["code"]) == 1, 15, "one click")
+    with db(stack) as conn:
+        assert conn.execute("SELECT count(*) FROM clicks WHERE code = %s", (link["code"],)).fetchone()[0] == 1
+
+
+def test_second_redirect_is_served_from_the_cache_not_postgresql(stack):
+    link = create_link(stack, url="https://example.com/original")
+    assert follow(stack, link["code"]).headers["Location"] == "https://example.com/original"
+    # Change the row behind the cache's back: a redirect that read PostgreSQL would see it.
+    with db(stack) as conn:
+        conn.execute("UPDATE links SET url = 'https://example.com/changed' WHERE code = %s", (link["code"],))
+    for _ in range(6):  # any replica: the cache is shared
+        assert follow(stack, link["code"]).headers["Location"] == "https://example.com/original"
+    # Dropping the cache entry makes the next redirect read PostgreSQL, proving the above did not.
+    cache(stack).delete(f"link:{link['code']}")
+    assert follow(stack, link["code"]).headers["Location"] == "https://example.com/changed"
+
+
+def test_unknown_codes_are_negatively_cached(stack):
+    assert follow(stack, "ghost42").status_code == 404
+    with db(stack) as conn:
+        conn.execute("INSERT INTO links (code, url) VALUES ('ghost42', 'https://example.com/ghost')")
+    assert follow(stack, "ghost42").status_code == 404  # still the cached "unknown"
+    cache(stack).delete("link:ghost42")
+    assert follow(stack, "ghost42").status_code == 302
+
+
+def test_creating_an_alias_replaces_a_cached_unknown(stack):
+    assert follow(stack, "fresh-alias").status_code == 404
+    create_link(stack, url="https://example.com/fresh", alias="fresh-alias")
+    assert follow(stack, "fresh-alias").headers["Location"] == "https://example.com/fresh"
+
+
+def test_unknown_code_gets_a_404_page(stack):
+    response = follow(stack, "doesNotExist")
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "no short link here" in response.text
+    assert response.headers["X-Served-By"] in {"app-1", "app-2", "app-3"}
+
+
+def test_expired_link_is_gone(stack):
+    with db(stack) as conn:
+        conn.execute("INSERT INTO links (code, url, expires_at) VALUES ('old-news', 'https://example.com', %s)",
+                     (datetime.now(timezone.utc) - timedelta(minutes=1),))
+    response = follow(stack, "old-news")
+    assert response.status_code == 410
+    assert "expired" in response.text
+    assert requests.get(f"{stack.url}/api/v1/links/old-news", timeout=5).json()["expired"] is True
+
+
+def test_link_expires_while_cached(stack):
+    expires = datetime.now(timezone.utc) + timedelta(seconds=2)
+    link = create_link(stack, url="https://example.com/soon", expires_at=expires.isoformat())
+    assert follow(stack, link["code"]).status_code == 302
+    wait_for(lambda: follow(stack, link["code"]).status_code == 410, 10, "the link to expire", interval=0.5)

@@ -1,0 +1,79 @@
+"""docker-compose.yml cannot run here (no Docker engine), so its promises are checked statically."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+ONE_SHOT = {"migrate"}
+
+
+def test_compose_file_matches_the_compose_specification():
+    result = subprocess.run([Path(sys.executable).parent / "check-jsonschema", "--builtin-schema",
+                             "vendor.compose-spec", str(REPO / "docker-compose.yml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_topology_is_all_there():
+    assert {"nginx", "app", "worker", "migrate", "postgres", "redis"} <= set(SERVICES)
+
+
+def test_only_nginx_publishes_a_port():
+    published = {name for name, service in SERVICES.items() if service.get("ports")}
+    assert published == {"nginx"}
+    assert SERVICES["nginx"]["ports"] == ["${HTTP_PORT:-8080}:80"]
+
+
+def test_app_can_scale():
+    # A fixed container_name or host port would make `--scale app=N` fail.
+    assert "container_name" not in SERVICES["app"]
+    assert "ports" not in SERVICES["app"]
+    assert "container_name" not in SERVICES["worker"]
+
+
+@pytest.mark.parametrize("name", sorted(set(SERVICES) - ONE_SHOT))
+def test_every_long_running_service_has_a_healthcheck(name):
+    assert SERVICES[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+
+
+def test_migrate_is_one_shot_and_gates_app_and_worker():
+    assert SERVICES["migrate"]["restart"] == "no"
+    for name in ("app", "worker"):
+        depends = SERVICES[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+        assert depends["postgres"]["condition"] == "service_healthy"
+        assert depends["redis"]["condition"] == "service_healthy"
+    assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert SERVICES["nginx"]["depends_on"]["app"]["condition"] == "service_healthy"
+
+
+def test_app_worker_and_migrate_share_one_image_and_configuration():
+    images = {name: SERVICES[name]["build"] for name in ("app", "worker", "migrate")}
+    assert len({str(build) for build in images.values()}) == 1
+    urls = {SERVICES[name]["environment"]["DATABASE_URL"] for name in images}
+    assert len(urls) == 1 and "@postgres:5432/" in urls.pop()
+
+
+def test_redis_keeps_the_stream_and_evicts_only_cache_keys():
+    command = " ".join(SERVICES["redis"]["command"])
+    assert "--appendonly yes" in command
+    assert "--maxmemory-policy volatile-lru" in command
+    assert "--requirepass" in command
+
+
+def test_postgres_data_is_on_a_named_volume():
+    assert any(v.startswith("pgdata:") for v in SERVICES["postgres"]["volumes"])
+    assert "pgdata" in COMPOSE["volumes"]
+
+
+def test_every_compose_variable_is_documented_in_env_example():
+    documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", (REPO / ".env.example").read_text(), re.M))
+    used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (REPO / "docker-compose.yml").read_text()))
+    assert used <= documented, f"undocumented: {sorted(used - documented)}"

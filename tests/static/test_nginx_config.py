@@ -1,0 +1,30 @@
+"""The shared nginx config, checked by nginx itself (the compose-only include is checked as text)."""
+
+import subprocess
+from pathlib import Path
+
+from local_stack.stack import NGINX_DIR, find_binary, nginx_command, write_nginx_prefix
+
+
+def test_shared_config_passes_nginx_t(tmp_path):
+    nginx = find_binary("nginx")
+    prefix = write_nginx_prefix(tmp_path / "nginx", nginx, 8080, [8001, 8002])
+    result = subprocess.run(nginx_command(nginx, prefix, "-t"), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "syntax is ok" in result.stderr
+
+
+def test_compose_upstream_re_resolves_app_through_docker_dns():
+    upstream = (NGINX_DIR / "compose" / "upstream.conf").read_text()
+    assert "resolver 127.0.0.11 valid=5s" in upstream
+    assert "zone app " in upstream  # `resolve` needs the upstream in shared memory
+    assert "server app:8000 resolve" in upstream
+    assert (NGINX_DIR / "compose" / "listen.conf").read_text().strip() == "listen 80;"
+
+
+def test_every_error_page_nginx_refers_to_exists():
+    config = (NGINX_DIR / "conf.d" / "shortstack.conf").read_text()
+    pages = {line.split()[-1].rstrip(";") for line in config.splitlines() if line.strip().startswith("error_page")}
+    assert pages, "no error_page directives found"
+    for page in pages:
+        assert (NGINX_DIR / page.lstrip("/")).is_file(), page

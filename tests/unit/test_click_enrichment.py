@@ -1,0 +1,45 @@
+from datetime import datetime, timezone
+
+import pytest
+
+from shortstack.clickstream import MAX_HEADER_CHARS, ClickEvent
+from shortstack.worker import classify_user_agent, enrich, referrer_host
+
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def test_event_survives_the_stream_encoding():
+    event = ClickEvent(code="abc", at_ms=1_700_000_000_123, referrer="https://t.co/x", user_agent=CHROME)
+    assert ClickEvent.from_fields(event.to_fields()) == event
+
+
+def test_client_headers_are_capped_in_the_stream():
+    fields = ClickEvent(code="abc", at_ms=1, referrer="r" * 5000, user_agent="u" * 5000).to_fields()
+    assert len(fields["referrer"]) == len(fields["user_agent"]) == MAX_HEADER_CHARS
+
+
+@pytest.mark.parametrize("fields", [{}, {"code": "abc"}, {"code": "abc", "at_ms": "soon"}])
+def test_foreign_entries_are_rejected(fields):
+    with pytest.raises(ValueError):
+        ClickEvent.from_fields(fields)
+
+
+@pytest.mark.parametrize("referrer, host", [("https://news.ycombinator.com/item?id=1", "news.ycombinator.com"),
+                                            ("", None), ("not a url", None), ("http://[::1", None)])
+def test_referrer_host(referrer, host):
+    assert referrer_host(referrer) == host
+
+
+def test_user_agents_are_classified():
+    assert classify_user_agent(CHROME) == ("Chrome", False)
+    assert classify_user_agent(GOOGLEBOT) == ("Googlebot", True)
+    assert classify_user_agent("") == ("Unknown", False)
+
+
+def test_enrich_builds_the_stored_row():
+    click = enrich("1-0", ClickEvent(code="abc", at_ms=1_700_000_000_000, referrer="https://t.co/x",
+                                     user_agent=GOOGLEBOT))
+    assert click.stream_id == "1-0"
+    assert click.clicked_at == datetime.fromtimestamp(1_700_000_000, tz=timezone.utc)
+    assert (click.referrer_host, click.ua_family, click.is_bot) == ("t.co", "Googlebot", True)

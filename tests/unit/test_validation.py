@@ -1,0 +1,76 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from shortstack.validation import ValidationError, looks_like_code, parse_new_link
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
+
+def test_minimal_link_is_accepted():
+    new = parse_new_link({"url": "https://example.com/a?b=c"}, NOW)
+    assert (new.url, new.alias, new.expires_at) == ("https://example.com/a?b=c", None, None)
+
+
+def test_alias_and_expiry_are_kept():
+    new = parse_new_link({"url": "http://example.com", "alias": "My_Link-1", "expires_at": "2027-01-01T00:00:00Z"}, NOW)
+    assert new.alias == "My_Link-1"
+    assert new.expires_at == datetime(2027, 1, 1, tzinfo=timezone.utc)
+
+
+def test_international_url_becomes_ascii_for_the_location_header():
+    assert parse_new_link({"url": "https://例え.jp/パス"}, NOW).url == "https://xn--r8jz45g.jp/%E3%83%91%E3%82%B9"
+
+
+@pytest.mark.parametrize(
+    "body, field, words",
+    [
+        ([], "body", "JSON object"),
+        ({}, "url", "required"),
+        ({"url": 5}, "url", "string"),
+        ({"url": "   "}, "url", "required"),
+        ({"url": "ftp://example.com"}, "url", "http"),
+        ({"url": "javascript:alert(1)"}, "url", "http"),
+        ({"url": "https:///path-only"}, "url", "host"),
+        ({"url": "example.com"}, "url", "http"),
+        ({"url": "https://exa mple.com"}, "url", "spaces"),
+        ({"url": "https://example.com/\x00"}, "url", "control"),
+        ({"url": "https://example.com:99999/"}, "url", "not a valid URL"),
+        ({"url": "https://example.com/" + "a" * 2100}, "url", "longer than 2048"),
+        ({"url": "https://sho.rt/abc"}, "url", "itself"),
+        ({"url": "https://example.com", "alias": "ab"}, "alias", "3 to 32"),
+        ({"url": "https://example.com", "alias": "a" * 33}, "alias", "3 to 32"),
+        ({"url": "https://example.com", "alias": "has space"}, "alias", "letters"),
+        ({"url": "https://example.com", "alias": "API"}, "alias", "reserved"),
+        ({"url": "https://example.com", "alias": "healthz"}, "alias", "reserved"),
+        ({"url": "https://example.com", "alias": 7}, "alias", "string"),
+        ({"url": "https://example.com", "expires_at": "tomorrow"}, "expires_at", "ISO 8601"),
+        ({"url": "https://example.com", "expires_at": "2027-01-01T00:00:00"}, "expires_at", "time zone"),
+        ({"url": "https://example.com", "expires_at": "2020-01-01T00:00:00Z"}, "expires_at", "future"),
+        ({"url": "https://example.com", "expires_at": "2099-01-01T00:00:00Z"}, "expires_at", "ten years"),
+        ({"url": "https://example.com", "expires_at": 1}, "expires_at", "string"),
+        ({"url": "https://example.com", "owner": "me"}, "owner", "Unknown field"),
+    ],
+)
+def test_bad_input_names_the_field_and_says_why(body, field, words):
+    with pytest.raises(ValidationError) as err:
+        parse_new_link(body, NOW, own_host="sho.rt")
+    assert err.value.field == field
+    assert words in err.value.detail
+
+
+def test_own_host_only_refused_on_the_same_port():
+    assert parse_new_link({"url": "http://localhost:3000/x"}, NOW, own_host="localhost:8080").url
+    with pytest.raises(ValidationError):
+        parse_new_link({"url": "http://localhost:8080/x"}, NOW, own_host="localhost:8080")
+
+
+def test_expiry_just_inside_ten_years_is_fine():
+    expires = (NOW + timedelta(days=3649)).isoformat()
+    assert parse_new_link({"url": "https://example.com", "expires_at": expires}, NOW).expires_at is not None
+
+
+@pytest.mark.parametrize("value, ok", [("abc1234", True), ("my-alias_2", True), ("", False), ("a/b", False),
+                                       ("a.b", False), ("x" * 33, False), ("ünï", False)])
+def test_code_shape(value, ok):
+    assert looks_like_code(value) is ok
