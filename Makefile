@@ -3,11 +3,12 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt app/requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help deps system-deps local test clean
+.PHONY: help deps system-deps local test bench clean
 
 help:
 	@echo "make local   run nginx + REPLICAS app replicas + WORKERS click workers on http://127.0.0.1:\$${HTTP_PORT:-8080}"
 	@echo "make test    install what is missing, then run the whole test suite"
+	@echo "make bench   scaling experiment against the local stack (QUICK=1: under 2 minutes)"
 	@echo "make deps    only install (Debian packages and the Python virtualenv)"
 
 deps: system-deps $(STAMP)
@@ -34,6 +35,9 @@ local: deps
 
 test: deps
 	$(PYTHON) -m pytest
+
+bench: deps
+	$(PYTHON) -m loadtest.bench $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

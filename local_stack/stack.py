@@ -214,13 +214,40 @@ class LocalStack:
         if result.returncode != 0:
             raise StackError(f"migrations failed:\n{result.stdout}{result.stderr}")
 
-    def add_replica(self, name: str) -> Process:
-        """Start an app replica (gunicorn) named `name` on a free loopback port."""
+    def add_replica(self, name: str, env: dict[str, str] | None = None) -> Process:
+        """Start an app replica (gunicorn) named `name` on a free loopback port, with extra `env`."""
         port = self.app_ports.get(name) or free_port()
         self.app_ports[name] = port
-        env = {**self._app_env(), "GUNICORN_BIND": f"127.0.0.1:{port}", "INSTANCE_ID": name}
+        env = {**self._app_env(), **(env or {}), "GUNICORN_BIND": f"127.0.0.1:{port}", "INSTANCE_ID": name}
         return self._spawn(Process(name, [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
                                           "shortstack.wsgi:app"], self.logs_dir / f"{name}.log", env, APP_DIR))
+
+    def set_replicas(self, count: int, env: dict[str, str] | None = None, timeout: float = 60.0) -> None:
+        """Replace every app replica by `count` new ones started with extra `env`, and reload nginx.
+
+        The local counterpart of `docker compose up -d --scale app=N` after a config change; used
+        by the benchmark to compare replica counts and gunicorn worker classes on one stack.
+        """
+        for name in [n for n in self.processes if n.startswith("app-")]:
+            self.processes.pop(name).stop()
+            del self.app_ports[name]
+        names = [f"app-{i}" for i in range(1, count + 1)]
+        for name in names:
+            self.add_replica(name, env)
+        for name in names:
+            self._wait_http(name, f"http://127.0.0.1:{self.app_ports[name]}/healthz", timeout)
+        nginx = self.processes["nginx"]
+        write_nginx_prefix(self.data_dir / "nginx", nginx.argv[0], self.http_port, self.app_ports.values())
+        nginx.signal(signal.SIGHUP)  # re-reads upstream.conf; old nginx workers finish what they hold
+        self._wait("nginx", lambda: self._served_by_all(set(names)), timeout)
+
+    def _served_by_all(self, names: set[str]) -> None:
+        seen = set()
+        for _ in range(10 * len(names)):
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                seen.add(response.headers["X-Served-By"])
+        if seen != names:
+            raise StackError(f"nginx routes to {sorted(seen)}, expected {sorted(names)}")
 
     def add_worker(self, name: str) -> Process:
         """Start a click worker named `name` (its consumer name in the group)."""

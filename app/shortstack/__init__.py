@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, health, pages, problems, redirects
+from . import api, demo, health, pages, problems, redirects
 from .backends import Backends
 from .config import Settings
 from .links import LinkStore
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     problems.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(demo.bp)
     app.register_blueprint(pages.bp)
     # Last: its catch-all /<code> must not shadow the other blueprints' routes.
     app.register_blueprint(redirects.bp)

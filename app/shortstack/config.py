@@ -25,6 +25,7 @@ class Settings:
     worker_name: str
     worker_heartbeat_file: str
     migrate_wait_s: int
+    downstream_delay_ms: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -44,6 +45,7 @@ class Settings:
             worker_name=env.get("WORKER_NAME") or f"{hostname}-{os.getpid()}",
             worker_heartbeat_file=env.get("WORKER_HEARTBEAT_FILE", ""),
             migrate_wait_s=_int(env, "MIGRATE_WAIT_S", 30),
+            downstream_delay_ms=_int(env, "DOWNSTREAM_DELAY_MS", 0),
         )
 
 

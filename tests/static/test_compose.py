@@ -12,6 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 ONE_SHOT = {"migrate"}
+# Serves nothing to check; the Locust master's dashboard shows whether it is connected.
+NO_ENDPOINT = {"locust-worker"}
 
 
 def test_compose_file_matches_the_compose_specification():
@@ -22,13 +24,25 @@ def test_compose_file_matches_the_compose_specification():
 
 
 def test_the_topology_is_all_there():
-    assert {"nginx", "app", "worker", "migrate", "postgres", "redis"} <= set(SERVICES)
+    assert {"nginx", "app", "worker", "migrate", "postgres", "redis", "locust", "locust-worker"} <= set(SERVICES)
 
 
-def test_only_nginx_publishes_a_port():
+def test_locust_targets_nginx_and_its_workers_can_scale():
+    assert SERVICES["locust"]["command"][-2:] == ["--host", "http://nginx"]
+    assert "--master" in SERVICES["locust"]["command"]
+    worker = SERVICES["locust-worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert worker["command"][-2:] == ["--master-host", "locust"]
+    files = (REPO / "loadtest" / "Dockerfile").read_text()
+    for name in SERVICES["locust"]["command"][1].split(","):
+        assert name in files, f"{name} is not copied into the Locust image"
+
+
+def test_only_nginx_publishes_a_port_besides_the_load_generator_dashboard():
     published = {name for name, service in SERVICES.items() if service.get("ports")}
-    assert published == {"nginx"}
+    assert published == {"nginx", "locust"}
     assert SERVICES["nginx"]["ports"] == ["${HTTP_PORT:-8080}:80"]
+    assert SERVICES["locust"]["ports"] == ["${LOCUST_PORT:-8089}:8089"]
 
 
 def test_app_can_scale():
@@ -38,7 +52,7 @@ def test_app_can_scale():
     assert "container_name" not in SERVICES["worker"]
 
 
-@pytest.mark.parametrize("name", sorted(set(SERVICES) - ONE_SHOT))
+@pytest.mark.parametrize("name", sorted(set(SERVICES) - ONE_SHOT - NO_ENDPOINT))
 def test_every_long_running_service_has_a_healthcheck(name):
     assert SERVICES[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
 

@@ -1,0 +1,1 @@
+"""Locust scenarios and the scaling experiment (`make bench`)."""

@@ -1,0 +1,50 @@
+"""The ceilings every figure is compared with, from the cheapest answer to our hot path.
+
+    NginxOnly     nginx answering by itself (GET /nginx-health, no upstream)
+    FlaskHello    nginx → gunicorn → Flask with no I/O (GET /healthz)
+    Redirect      the real hot path: Redis GET + XADD (Visitor's follow task only)
+"""
+
+from __future__ import annotations
+
+import random
+
+from locust import FastHttpUser, constant, task
+
+from seed import popular_link, seed_once
+
+
+class NginxOnly(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def nginx(self) -> None:
+        with self.client.get("/nginx-health", name="nginx only", catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"expected 200, got {response.status_code}")
+
+
+class FlaskHello(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def hello(self) -> None:
+        with self.client.get("/healthz", name="nginx → Flask, no I/O", catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"expected 200, got {response.status_code}")
+
+
+class Redirect(FastHttpUser):
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        seed_once(self.host)
+        self.rng = random.Random()
+
+    @task
+    def follow(self) -> None:
+        code, expected = popular_link(self.rng)
+        with self.client.get(f"/{code}", name="redirect hot path", allow_redirects=False,
+                             catch_response=True) as response:
+            if response.status_code != 302 or response.headers.get("Location") != expected:
+                response.failure(f"expected 302 to {expected}, got {response.status_code}")

@@ -1,0 +1,50 @@
+"""The Locust scenarios run headless against the stack: every check passes, every user acts."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local_stack.stack import REPO
+from shortstack.links import Target
+from support import cache
+
+LOCUST = str(Path(sys.executable).parent / "locust")
+
+
+def run_locust(stack, prefix: Path, locustfile: str, users: int, seconds: int, *classes: str,
+               exit_code: int = 0) -> dict[str, dict]:
+    """Run Locust headless; returns its stats rows by name. Locust exits 1 when any check failed."""
+    result = subprocess.run([LOCUST, "-f", locustfile, "--headless", "-u", str(users), "-r", str(users),
+                             "-t", f"{seconds}s", "--host", stack.url, "--csv", str(prefix), "--only-summary",
+                             *classes], cwd=REPO / "loadtest", capture_output=True, text=True, timeout=120)
+    assert result.returncode == exit_code, result.stdout[-3000:] + result.stderr[-3000:]
+    with open(f"{prefix}_stats.csv") as handle:
+        return {row["Name"]: row for row in csv.DictReader(handle)}
+
+
+def test_mixed_scenario_runs_clean(stack, tmp_path):
+    stats = run_locust(stack, tmp_path / "mixed", "locustfile.py", 8, 6)
+    assert int(stats["Aggregated"]["Failure Count"]) == 0
+    for name in ("/[code]", "/[unknown code]", "/api/v1/links", "/api/v1/links/[code]"):
+        assert int(stats[name]["Request Count"]) > 0, f"no {name} requests"
+
+
+@pytest.mark.parametrize("user", ["NginxOnly", "FlaskHello", "Redirect"])
+def test_ceiling_scenarios_run_clean(stack, tmp_path, user):
+    stats = run_locust(stack, tmp_path / user, "ceilings.py", 4, 3, user)
+    assert int(stats["Aggregated"]["Request Count"]) > 0
+    assert int(stats["Aggregated"]["Failure Count"]) == 0
+
+
+def test_a_wrong_redirect_counts_as_a_failure(stack, tmp_path):
+    run_locust(stack, tmp_path / "seed", "ceilings.py", 1, 1, "Redirect")  # makes sure the seeds exist
+    # Poison the cache of the most popular seed: the API still says the right target, redirects do not.
+    cache(stack).set("link:seed-0001", Target("https://example.com/wrong", None).to_cache(), ex=60)
+    try:
+        stats = run_locust(stack, tmp_path / "wrong", "ceilings.py", 2, 3, "Redirect", exit_code=1)
+        assert int(stats["redirect hot path"]["Failure Count"]) > 0
+    finally:
+        cache(stack).delete("link:seed-0001")
