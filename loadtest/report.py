@@ -133,6 +133,7 @@ def plot(points: list[Point], fit: USLFit | None, path: Path) -> None:
     ax_rps.legend()
     ax_p95.plot(ns, [p.p95_ms for p in scaling], "o-", color="tab:red")
     ax_p95.set(title="p95 latency vs replicas", xlabel="app replicas", ylabel="ms")
+    ax_p95.set_ylim(bottom=0)
     ax_io.bar([p.label for p in classes], [p.rps for p in classes], color="tab:green")
     ax_io.set(title="I/O-bound: one replica, one worker process", ylabel="requests/s")
     for axis in (ax_rps, ax_p95):

@@ -52,6 +52,9 @@ class Backends:
                 max_size=max(1, self._settings.db_pool_size),
                 kwargs={"connect_timeout": DB_CONNECT_TIMEOUT_S, "options": "-c TimeZone=UTC"},
                 timeout=DB_POOL_TIMEOUT_S,
+                # A connection that died while PostgreSQL restarted is replaced at checkout instead
+                # of failing the request that drew it: one round trip buys recovery without errors.
+                check=ConnectionPool.check_connection,
                 open=False,
             )
             # Opening without waiting lets the app start (and answer /readyz 503) while PostgreSQL is down.

@@ -7,6 +7,8 @@ import socket
 from dataclasses import dataclass
 from typing import Mapping
 
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -26,6 +28,9 @@ class Settings:
     worker_heartbeat_file: str
     migrate_wait_s: int
     downstream_delay_ms: int
+    app_env: str
+    block_private_targets: bool
+    link_create_rate_limit: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -34,7 +39,7 @@ class Settings:
         return cls(
             database_url=env.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/shortstack"),
             redis_url=env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-            secret_key=env.get("SECRET_KEY", "dev-insecure-change-me"),
+            secret_key=env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
             public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
             instance_id=env.get("INSTANCE_ID") or hostname,
             link_cache_ttl=_int(env, "LINK_CACHE_TTL", 3600),
@@ -46,7 +51,26 @@ class Settings:
             worker_heartbeat_file=env.get("WORKER_HEARTBEAT_FILE", ""),
             migrate_wait_s=_int(env, "MIGRATE_WAIT_S", 30),
             downstream_delay_ms=_int(env, "DOWNSTREAM_DELAY_MS", 0),
+            app_env=_choice(env, "APP_ENV", ("development", "production")),
+            block_private_targets=_choice(env, "BLOCK_PRIVATE_TARGETS", ("false", "true")) == "true",
+            link_create_rate_limit=env.get("LINK_CREATE_RATE_LIMIT") or "30/minute",
         )
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse to run in production with a secret anyone can read in this repository."""
+    if settings.app_env == "production" and (settings.secret_key in ("", DEFAULT_SECRET_KEY)
+                                             or len(settings.secret_key) < 16):
+        raise SystemExit("APP_ENV=production needs SECRET_KEY set to a long random value "
+                         "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))').")
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    """The value of `name`, which must be one of `allowed`; the first is the default."""
+    value = (env.get(name) or allowed[0]).strip().lower()
+    if value not in allowed:
+        raise SystemExit(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -22,6 +24,8 @@ RESERVED_ALIASES = frozenset(
     }
 )
 FIELDS = frozenset({"url", "alias", "expires_at"})
+# Host names that always mean "this machine or its private network".
+PRIVATE_HOST_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
 
 
 class ValidationError(Exception):
@@ -42,11 +46,13 @@ class NewLink:
     expires_at: datetime | None
 
 
-def parse_new_link(body: object, now: datetime, own_host: str | None = None) -> NewLink:
+def parse_new_link(body: object, now: datetime, own_host: str | None = None,
+                   block_private: bool = False) -> NewLink:
     """Validate a decoded JSON body for POST /api/v1/links.
 
     `now` must be timezone-aware; `own_host` is this service's public "host[:port]", refused
-    as a target because a short link to a short link can loop.
+    as a target because a short link to a short link can loop; `block_private` refuses
+    targets on loopback, private, link-local and other non-public addresses.
     """
     if not isinstance(body, dict):
         raise ValidationError("body", "The body must be a JSON object like {\"url\": \"https://example.com\"}.")
@@ -54,13 +60,13 @@ def parse_new_link(body: object, now: datetime, own_host: str | None = None) -> 
     if unknown:
         raise ValidationError(unknown[0], f"Unknown field {unknown[0]!r}; allowed fields are url, alias, expires_at.")
     return NewLink(
-        url=validate_url(body.get("url"), own_host),
+        url=validate_url(body.get("url"), own_host, block_private),
         alias=validate_alias(body.get("alias")),
         expires_at=validate_expiry(body.get("expires_at"), now),
     )
 
 
-def validate_url(value: object, own_host: str | None = None) -> str:
+def validate_url(value: object, own_host: str | None = None, block_private: bool = False) -> str:
     """Return the target as an ASCII URI if it is an absolute http(s) URL with a host.
 
     International URLs are converted (punycode host, percent-encoded path) because a
@@ -90,7 +96,34 @@ def validate_url(value: object, own_host: str | None = None) -> str:
         raise ValidationError("url", f"url is longer than {MAX_URL_CHARS} characters (non-ASCII counts once encoded).")
     if own_host and (f"{host}:{port}" if port else host) == own_host.lower():
         raise ValidationError("url", "url points at this shortener itself; that could loop.")
+    if block_private and is_private_host(host):
+        raise ValidationError("url", "url points at a private or local network address, which this service refuses.")
     return url
+
+
+def is_private_host(host: str) -> bool:
+    """True for IP literals outside the public internet and for names that only exist locally.
+
+    Names are not resolved: a DNS answer can change between this check and a visit, so the
+    check is about what the link says, not where a name points today.
+    """
+    address = _ip_literal(host)
+    if address is None:
+        name = host.lower().rstrip(".")
+        return name == "localhost" or name.endswith(PRIVATE_HOST_SUFFIXES)
+    return not address.is_global or address.is_multicast
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    # Browsers also read legacy IPv4 forms such as 127.1, 0x7f000001 or 2130706433.
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def validate_alias(value: object) -> str | None:
