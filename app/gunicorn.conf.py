@@ -11,8 +11,28 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 # Longer than nginx's upstream keepalive_timeout (4 s), so nginx always closes an idle connection first.
 keepalive = 5
+# gunicorn 27's control socket lives at one path per user: replicas sharing a host would fight
+# over it, and nothing here uses it.
+control_socket_disable = True
 # Each worker imports the app after the fork, so it opens its own PostgreSQL and Redis connections.
 preload_app = False
 # nginx writes the access log (with upstream timings); the replica logs errors only.
 accesslog = None
 errorlog = "-"
+
+
+def on_starting(server):
+    """Start each replica with empty metrics: old files would add a previous run's counts."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    """Let prometheus_client drop a dead worker's live gauges (its counters are kept)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

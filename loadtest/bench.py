@@ -172,7 +172,9 @@ def run(plan: Plan, out: Path, command: str) -> Path:
 def run_experiments(plan: Plan, out: Path, data_dir: Path) -> list[Point]:
     """The ceilings, the replica scaling and the worker classes, on one local stack."""
     points: list[Point] = []
-    one_process = {"WEB_CONCURRENCY": "1"}
+    # One gunicorn process per replica, so N replicas are N app processes; no per-client creation
+    # limit, since all of Locust is one client address.
+    one_process = {"WEB_CONCURRENCY": "1", "LINK_CREATE_RATE_LIMIT": "1000000/minute"}
     with LocalStack(replicas=2, workers=1, data_dir=data_dir, env=one_process) as stack:
         print(f"stack up at {stack.url}; results in {out}", flush=True)
         for label, user in (("nginx only", "NginxOnly"), ("nginx → Flask, no I/O", "FlaskHello"),

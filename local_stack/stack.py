@@ -108,8 +108,9 @@ class Process:
         return self.popen.pid if self.popen else None
 
     def signal(self, sig: int) -> None:
+        """Signal the whole process group, as killing a container would (gunicorn's workers too)."""
         if self.running:
-            self.popen.send_signal(sig)
+            os.killpg(self.popen.pid, sig)
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Ask it to stop, then kill it if it has not within `timeout` seconds."""
@@ -218,7 +219,8 @@ class LocalStack:
         """Start an app replica (gunicorn) named `name` on a free loopback port, with extra `env`."""
         port = self.app_ports.get(name) or free_port()
         self.app_ports[name] = port
-        env = {**self._app_env(), **(env or {}), "GUNICORN_BIND": f"127.0.0.1:{port}", "INSTANCE_ID": name}
+        env = {**self._app_env(), **(env or {}), "GUNICORN_BIND": f"127.0.0.1:{port}", "INSTANCE_ID": name,
+               "PROMETHEUS_MULTIPROC_DIR": str(self.data_dir / "metrics" / name)}
         return self._spawn(Process(name, [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
                                           "shortstack.wsgi:app"], self.logs_dir / f"{name}.log", env, APP_DIR))
 
@@ -241,12 +243,13 @@ class LocalStack:
         nginx.signal(signal.SIGHUP)  # re-reads upstream.conf; old nginx workers finish what they hold
         self._wait("nginx", lambda: self._served_by_all(set(names)), timeout)
 
-    def _served_by_all(self, names: set[str]) -> None:
+    def _served_by_all(self, names: set[str], among: set[str] | None = None) -> None:
+        """Raise unless nginx routes to every one of `names` (and, with `among`, to nothing outside it)."""
         seen = set()
-        for _ in range(10 * len(names)):
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+        for _ in range(4 * len(among or names)):
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=15) as response:
                 seen.add(response.headers["X-Served-By"])
-        if seen != names:
+        if not names <= seen or not seen <= (among or names):
             raise StackError(f"nginx routes to {sorted(seen)}, expected {sorted(names)}")
 
     def add_worker(self, name: str) -> Process:
@@ -255,17 +258,31 @@ class LocalStack:
         return self._spawn(Process(name, [sys.executable, "-m", "shortstack.worker"], self.logs_dir / f"{name}.log",
                                    env, APP_DIR))
 
-    def restart(self, name: str) -> None:
-        """Start a stopped or killed process again with its original command."""
+    def restart(self, name: str, timeout: float = 60.0) -> None:
+        """Start a stopped or killed process again with its original command, and wait until it answers.
+
+        A replica counts as back once nginx routes to it again: nginx keeps a replica it saw
+        fail out of rotation for fail_timeout (5 s), so a rolling restart must wait for this
+        before stopping the next one.
+        """
         self.processes[name].stop()
         self.processes[name].start()
+        if name in self.app_ports:
+            self._wait_http(name, f"http://127.0.0.1:{self.app_ports[name]}/healthz", timeout)
+            self._wait(name, lambda: self._served_by_all({name}, among=set(self.app_ports)), timeout)
+        elif name == "redis":
+            self._wait(name, lambda: redis.Redis.from_url(self.redis_url, socket_timeout=2).ping(), timeout)
+        elif name == "postgres":
+            self._wait(name, lambda: psycopg.connect(self.database_url, connect_timeout=2).close(), timeout)
+        elif name == "nginx":
+            self._wait_http(name, f"{self.url}/nginx-health", timeout)
 
     def stop_process(self, name: str) -> None:
         """Stop one named process gracefully (SIGTERM, or its own stop signal)."""
         self.processes[name].stop()
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Send `sig` to one named process and, for SIGKILL, wait until it is gone."""
+        """Send `sig` to one named process and its children and, for SIGKILL, wait until it is gone."""
         process = self.processes[name]
         process.signal(sig)
         if sig == signal.SIGKILL and process.popen is not None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, demo, health, pages, problems, redirects
+from . import api, demo, health, metrics, pages, problems, ratelimit, redirects
 from .backends import Backends
-from .config import Settings
+from .config import Settings, check_production
 from .links import LinkStore
 
 MAX_BODY_BYTES = 16 * 1024
@@ -18,6 +18,7 @@ MAX_BODY_BYTES = 16 * 1024
 def create_app(settings: Settings | None = None) -> Flask:
     """The app factory: one app per gunicorn worker process."""
     settings = settings or Settings.from_env()
+    check_production(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.after_request
     def served_by(response):
         response.headers["X-Served-By"] = settings.instance_id
+        metrics.REQUESTS.labels(request.endpoint or "unmatched", response.status_code).inc()
         return response
 
     @app.context_processor
@@ -41,6 +43,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         return {"instance_id": settings.instance_id}
 
     problems.register(app)
+    ratelimit.init_app(app, settings.redis_url)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(demo.bp)

@@ -11,12 +11,14 @@ from werkzeug.exceptions import BadRequest
 from . import services
 from .links import AliasTaken, Link
 from .problems import problem
+from .ratelimit import limiter, link_create_limit
 from .validation import ValidationError, looks_like_code, parse_new_link
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/links")
+@limiter.limit(link_create_limit)
 def create_link() -> Response:
     """Shorten a URL: 201 with the new link, or a problem explaining what to fix."""
     if not request.is_json:
@@ -26,7 +28,8 @@ def create_link() -> Response:
     except BadRequest:
         return problem(400, "The body is not valid JSON.")
     try:
-        new = parse_new_link(body, datetime.now(timezone.utc), own_host=_public_host())
+        new = parse_new_link(body, datetime.now(timezone.utc), own_host=_public_host(),
+                             block_private=services.settings().block_private_targets)
     except ValidationError as exc:
         return problem(422, exc.detail, "Invalid link", errors=[{"field": exc.field, "detail": exc.detail}])
     try:

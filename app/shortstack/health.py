@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from . import services
+from . import metrics, services
 from .problems import problem
 
 bp = Blueprint("health", __name__)
@@ -21,10 +21,12 @@ def readyz() -> Response:
     """Ready when both PostgreSQL and Redis answer; 503 names whichever did not."""
     checks = {"postgres": _check_postgres(), "redis": _check_redis()}
     failed = sorted(name for name, result in checks.items() if result != "ok")
+    # Clicks this replica could not queue since it started (Redis was down): lost, but not silently.
+    details = {"checks": checks, "clicks_lost": int(metrics.total("shortstack_clicks_lost_total")),
+               "instance": services.settings().instance_id}
     if failed:
-        return problem(503, f"Not ready: {', '.join(failed)} unavailable.", checks=checks,
-                       instance=services.settings().instance_id)
-    return jsonify(status="ready", checks=checks, instance=services.settings().instance_id)
+        return problem(503, f"Not ready: {', '.join(failed)} unavailable.", **details)
+    return jsonify(status="ready", **details)
 
 
 def _check_postgres() -> str:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import redis
 
+from . import metrics
 from .backends import Backends
 from .config import Settings
 from .validation import NewLink
@@ -114,9 +115,12 @@ class LinkStore:
         """Where `code` redirects to: Redis first, PostgreSQL only on a miss (then cached)."""
         cached = self._cache_get(code)
         if cached == MISSING:
+            metrics.CACHE_LOOKUPS.labels("negative_hit").inc()
             return None
         if cached is not None:
+            metrics.CACHE_LOOKUPS.labels("hit").inc()
             return Target.from_cache(cached)
+        metrics.CACHE_LOOKUPS.labels("miss").inc()
         with self._backends.db.connection() as conn:
             row = conn.execute("SELECT url, expires_at FROM links WHERE code = %s", (code,)).fetchone()
         if row is None:

@@ -10,6 +10,8 @@ from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
+from .ratelimit import retry_after_seconds
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MIME = "application/problem+json"
@@ -45,10 +47,16 @@ def register(app: Flask) -> None:
             detail = "There is no short link here. Check the address for typos."
         elif exc.code == 410:
             detail = "This short link has expired."
+        elif exc.code == 429:
+            detail = (f"Too many requests from your address: the limit is {exc.description}. "
+                      "Retry after the number of seconds in Retry-After.")
         else:
             detail = exc.description or ""
         # Flask has already logged the traceback of an unhandled error before it reaches here.
-        return error_response(exc.code or 500, detail)
+        response = error_response(exc.code or 500, detail)
+        if exc.code == 429:
+            response.headers["Retry-After"] = str(retry_after_seconds())
+        return response
 
     @app.errorhandler(psycopg.OperationalError)
     @app.errorhandler(PoolTimeout)

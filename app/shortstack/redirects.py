@@ -8,7 +8,7 @@ import time
 import redis
 from flask import Blueprint, Response, abort, redirect, request
 
-from . import clickstream, services
+from . import clickstream, metrics, services
 from .validation import looks_like_code
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,11 @@ def follow(code: str) -> Response:
 
 
 def _record_click(event: clickstream.ClickEvent) -> None:
-    # The visitor still gets the redirect when Redis is down; the lost click is logged.
+    # The visitor still gets the redirect when Redis is down; the lost click is counted and logged.
     try:
         clickstream.append(services.backends().redis, event)
     except redis.RedisError as exc:
+        metrics.CLICKS_LOST.inc()
         log.warning("click for %s not queued: %s", event.code, exc)
+    else:
+        metrics.CLICKS_QUEUED.inc()

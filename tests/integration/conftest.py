@@ -6,5 +6,6 @@ from support import disposable_stack
 @pytest.fixture(scope="session")
 def stack():
     """nginx → 3 replicas, 2 click workers, with a disposable PostgreSQL and Redis of its own."""
-    with disposable_stack(replicas=3, workers=2, env={"CLICK_CLAIM_IDLE_MS": "2000"}) as running:
+    with disposable_stack(replicas=3, workers=2, env={"CLICK_CLAIM_IDLE_MS": "2000",
+                                                            "LINK_CREATE_RATE_LIMIT": "100000/minute"}) as running:
         yield running

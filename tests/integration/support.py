@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Callable, Iterator, TypeVar
 
 import psycopg
@@ -73,3 +76,63 @@ def click_count(stack: LocalStack, code: str) -> int:
     response = requests.get(f"{stack.url}/api/v1/links/{code}", timeout=10)
     assert response.status_code == 200, response.text
     return response.json()["click_count"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One request of a SteadyLoad: its sequence number, status (None if it raised) and timing."""
+
+    seq: int
+    status: int | None
+    served_by: str | None
+    seconds: float
+    error: str | None = None
+
+
+class SteadyLoad:
+    """Requests sent back to back from background threads until stopped (and never past `limit_s`).
+
+    `send(session, seq)` makes one request; `seq` is unique across threads, for requests that
+    must differ (e.g. one new URL per POST).
+    """
+
+    def __init__(self, send: Callable[[requests.Session, int], requests.Response], threads: int = 4,
+                 limit_s: float = 120.0, pause_s: float = 0.0) -> None:
+        self._send, self._threads, self._limit_s, self._pause_s = send, threads, limit_s, pause_s
+        self._stop = threading.Event()
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+        self.outcomes: list[Outcome] = []
+        self._workers = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def __enter__(self) -> "SteadyLoad":
+        for worker in self._workers:
+            worker.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(timeout=60)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self._limit_s
+        with requests.Session() as session:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                with self._lock:
+                    seq = next(self._seq)
+                started = time.monotonic()
+                try:
+                    response = self._send(session, seq)
+                    outcome = Outcome(seq, response.status_code, response.headers.get("X-Served-By"),
+                                      time.monotonic() - started)
+                except requests.RequestException as exc:
+                    outcome = Outcome(seq, None, None, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
+                with self._lock:
+                    self.outcomes.append(outcome)
+                if self._pause_s:
+                    self._stop.wait(self._pause_s)
+
+    def failed(self, ok: set[int]) -> list[Outcome]:
+        """Outcomes whose status is not in `ok`."""
+        return [o for o in self.outcomes if o.status not in ok]

@@ -15,7 +15,7 @@ BACKLOG = 20_000
 @pytest.fixture(scope="module")
 def stack():
     """One replica and no worker: each test starts and kills the workers it needs."""
-    env = {"CLICK_BATCH_SIZE": "50", "CLICK_CLAIM_IDLE_MS": "1000"}
+    env = {"CLICK_BATCH_SIZE": "50", "CLICK_CLAIM_IDLE_MS": "1000", "LINK_CREATE_RATE_LIMIT": "100000/minute"}
     with disposable_stack(replicas=1, workers=0, env=env) as running:
         yield running
 

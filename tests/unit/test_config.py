@@ -20,3 +20,21 @@ def test_yoyo_url_names_psycopg3():
     assert yoyo_url("postgres://h/db") == "postgresql+psycopg://h/db"
     with pytest.raises(SystemExit, match="postgresql://"):
         yoyo_url("mysql://h/db")
+
+
+@pytest.mark.parametrize("secret", ["", "dev-insecure-change-me", "short"])
+def test_production_refuses_a_missing_or_default_secret(secret):
+    from shortstack.config import check_production
+    with pytest.raises(SystemExit, match="SECRET_KEY"):
+        check_production(Settings.from_env({"APP_ENV": "production", "SECRET_KEY": secret}))
+
+
+def test_production_accepts_a_real_secret_and_development_anything():
+    from shortstack.config import check_production
+    check_production(Settings.from_env({"APP_ENV": "production", "SECRET_KEY": "x" * 32}))
+    check_production(Settings.from_env({"APP_ENV": "development", "SECRET_KEY": ""}))
+
+
+def test_unknown_app_env_is_refused():
+    with pytest.raises(SystemExit, match="APP_ENV must be one of"):
+        Settings.from_env({"APP_ENV": "prod"})

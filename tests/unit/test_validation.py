@@ -74,3 +74,19 @@ def test_expiry_just_inside_ten_years_is_fine():
                                        ("a.b", False), ("x" * 33, False), ("ünï", False)])
 def test_code_shape(value, ok):
     assert looks_like_code(value) is ok
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/admin", "http://[::1]:8080/", "http://10.0.0.5/", "http://192.168.1.1/",
+                                 "http://169.254.169.254/latest/meta-data", "http://localhost:3000/",
+                                 "http://printer.local/", "http://db.internal/", "http://0x7f000001/",
+                                 "http://2130706433/", "http://127.1/", "http://0.0.0.0/", "http://[fe80::1]/"])
+def test_private_targets_are_refused_when_configured(url):
+    assert parse_new_link({"url": url}, NOW).url  # allowed by default
+    with pytest.raises(ValidationError, match="private or local"):
+        parse_new_link({"url": url}, NOW, block_private=True)
+
+
+@pytest.mark.parametrize("url", ["https://example.com/", "http://8.8.8.8/", "https://notlocalhost.example/",
+                                 "http://[2606:4700::1111]/"])
+def test_public_targets_pass_the_private_check(url):
+    assert parse_new_link({"url": url}, NOW, block_private=True).url == url

@@ -1,0 +1,43 @@
+"""Prometheus metrics of one replica, summed over its gunicorn workers.
+
+gunicorn's workers are separate processes, so prometheus_client runs in multiprocess mode when
+PROMETHEUS_MULTIPROC_DIR is set (each replica has its own folder, emptied when it starts, see
+gunicorn.conf.py). GET /metrics on a replica answers for the whole replica; nginx does not
+expose it — scrape the replicas directly.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest, multiprocess
+
+CLICKS_QUEUED = Counter("shortstack_clicks_queued_total", "Clicks appended to the click stream.")
+CLICKS_LOST = Counter("shortstack_clicks_lost_total", "Clicks that could not be queued because Redis was unavailable.")
+CACHE_LOOKUPS = Counter("shortstack_link_cache_lookups_total", "Link cache lookups by result.", ["result"])
+REQUESTS = Counter("shortstack_http_requests_total", "Requests answered, by endpoint and status.",
+                   ["endpoint", "status"])
+
+bp = Blueprint("metrics", __name__)
+
+
+def registry() -> CollectorRegistry:
+    """The registry that sees every worker process of this replica."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    combined = CollectorRegistry()
+    multiprocess.MultiProcessCollector(combined)
+    return combined
+
+
+def total(name: str) -> float:
+    """The value of a counter summed over labels and worker processes, e.g. for /readyz."""
+    return sum(sample.value for family in registry().collect() if family.name == name.removesuffix("_total")
+               for sample in family.samples if sample.name == name)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text exposition for this replica."""
+    return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,140 @@
+"""Faults injected for real into a stack of its own, under a steady bounded load.
+
+Each test prints what it sent and what happened, so the figures reach the CI log.
+"""
+
+import signal
+import time
+
+import pytest
+import requests
+
+from support import SteadyLoad, cache, create_link, db, disposable_stack, follow, wait_for
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with disposable_stack(replicas=3, workers=1, env={"LINK_CREATE_RATE_LIMIT": "100000/minute"}) as running:
+        yield running
+
+
+def redirects(stack, code):
+    return lambda session, seq: session.get(f"{stack.url}/{code}", allow_redirects=False, timeout=30)
+
+
+def stored_clicks(stack, code) -> int:
+    with db(stack) as conn:
+        return conn.execute("SELECT count(*) FROM clicks WHERE code = %s", (code,)).fetchone()[0]
+
+
+def lost_clicks(stack) -> int:
+    """shortstack_clicks_lost_total summed over the replicas, read from each replica directly."""
+    total = 0.0
+    for port in stack.app_ports.values():
+        for line in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
+            if line.startswith("shortstack_clicks_lost_total "):
+                total += float(line.split()[1])
+    return int(total)
+
+
+def test_killed_and_stopped_replicas_fail_no_get_and_apply_no_post_twice(stack):
+    code = create_link(stack, url="https://example.com/steady")["code"]
+    post = lambda session, seq: session.post(f"{stack.url}/api/v1/links", timeout=30,
+                                             json={"url": f"https://example.com/fault/{seq}"})
+    with SteadyLoad(redirects(stack, code), threads=4) as gets, SteadyLoad(post, threads=1, pause_s=0.1) as posts:
+        time.sleep(1)
+        stack.kill("app-1", signal.SIGKILL)
+        time.sleep(1)
+        stack.stop_process("app-2")  # SIGTERM: graceful
+        time.sleep(2)
+        stack.restart("app-1")
+        stack.restart("app-2")
+        time.sleep(1)
+    failed_posts = posts.failed({201})
+    print(f"\nGETs sent {len(gets.outcomes)}, failed {len(gets.failed({302}))}; POSTs sent {len(posts.outcomes)}, "
+          f"failed {len(failed_posts)} ({sorted(str(o.status) for o in failed_posts)})")
+    assert len(gets.outcomes) > 100 and gets.failed({302}) == []
+    with db(stack) as conn:
+        for outcome in posts.outcomes:
+            rows = conn.execute("SELECT count(*) FROM links WHERE url = %s",
+                                (f"https://example.com/fault/{outcome.seq}",)).fetchone()[0]
+            assert rows <= 1, outcome  # never applied twice
+            if outcome.status == 201:
+                assert rows == 1, outcome
+
+
+def test_rolling_restart_fails_no_request(stack):
+    code = create_link(stack, url="https://example.com/rolling")["code"]
+    with SteadyLoad(redirects(stack, code), threads=4) as load:
+        for name in ("app-1", "app-2", "app-3"):
+            stack.stop_process(name)
+            stack.restart(name)
+            time.sleep(0.5)
+    print(f"\nrolling restart: requests sent {len(load.outcomes)}, failed {len(load.failed({302}))}")
+    assert len(load.outcomes) > 100 and load.failed({302}) == []
+
+
+def test_redis_outage_keeps_redirects_working_and_accounts_for_every_click(stack):
+    code = create_link(stack, url="https://example.com/no-redis")["code"]
+    made = sum(follow(stack, code).status_code == 302 for _ in range(20))
+    lost_before = lost_clicks(stack)
+
+    stack.stop_process("redis")
+    with SteadyLoad(redirects(stack, code), threads=2) as load:
+        time.sleep(3)
+        ready = requests.get(f"{stack.url}/readyz", timeout=10)
+    assert ready.status_code == 503 and ready.json()["checks"]["redis"].startswith("error")
+    assert load.failed({302}) == [], load.failed({302})[:3]
+    made += len(load.outcomes)
+
+    stack.restart("redis")
+    wait_for(lambda: requests.get(f"{stack.url}/readyz", timeout=10).status_code == 200, 30, "readiness after Redis")
+    made += sum(follow(stack, code).status_code == 302 for _ in range(20))
+    lost = lost_clicks(stack) - lost_before
+    wait_for(lambda: stored_clicks(stack, code) == made - lost, 30, f"{made - lost} stored clicks")
+    print(f"\nRedis outage: redirects {made} (all 302), clicks stored {stored_clicks(stack, code)}, "
+          f"counted as lost {lost}")
+    assert lost > 0
+
+
+def test_postgres_outage_serves_cached_links_and_refuses_writes_clearly(stack):
+    code = create_link(stack, url="https://example.com/no-postgres")["code"]
+    assert follow(stack, code).status_code == 302  # now cached
+
+    stack.stop_process("postgres")
+    with SteadyLoad(redirects(stack, code), threads=2) as load:
+        create = requests.post(f"{stack.url}/api/v1/links", json={"url": "https://example.com/while-down"}, timeout=30)
+        time.sleep(1)
+    assert load.failed({302}) == [], load.failed({302})[:3]
+    assert create.status_code == 503
+    assert create.headers["Content-Type"] == "application/problem+json"
+    assert int(create.headers["Retry-After"]) > 0
+    assert "database is unavailable" in create.json()["detail"]
+
+    stack.restart("postgres")
+    wait_for(lambda: requests.post(f"{stack.url}/api/v1/links", json={"url": "https://example.com/back"},
+                                   timeout=30).status_code == 201, 30, "link creation after PostgreSQL")
+    made = 1 + len(load.outcomes)
+    wait_for(lambda: stored_clicks(stack, code) == made, 30, f"{made} clicks stored after recovery")
+    print(f"\nPostgreSQL outage: cached redirects {len(load.outcomes)} (all 302), create answered "
+          f"{create.status_code} with Retry-After {create.headers['Retry-After']}, clicks stored after recovery "
+          f"{stored_clicks(stack, code)} of {made}")
+
+
+def test_a_hung_replica_is_cut_off_and_costs_no_request(stack):
+    code = create_link(stack, url="https://example.com/hung")["code"]
+    follow(stack, code)
+    stack.kill("app-3", signal.SIGSTOP)
+    try:
+        with SteadyLoad(redirects(stack, code), threads=8) as load:
+            time.sleep(25)
+    finally:
+        stack.kill("app-3", signal.SIGCONT)
+    slow = [o for o in load.outcomes if o.seconds > 9]
+    print(f"\nhung replica: requests {len(load.outcomes)}, failed {len(load.failed({302}))}, "
+          f"delayed by nginx's 10 s read timeout {len(slow)}")
+    assert load.failed({302}) == []
+    assert slow, "no request ever waited on the hung replica; was it really stopped?"
+    # After the first timeouts nginx marks it failed and only probes it now and then.
+    assert len(slow) <= 0.05 * len(load.outcomes)
+    wait_for(lambda: follow(stack, code).headers["X-Served-By"] == "app-3", 30, "app-3 to serve again")
