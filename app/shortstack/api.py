@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -15,6 +16,7 @@ from .ratelimit import limiter, link_create_limit
 from .validation import ValidationError, looks_like_code, parse_new_link
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+OPENAPI = (Path(__file__).with_name("openapi.json")).read_bytes()
 
 
 @bp.post("/links")
@@ -61,6 +63,12 @@ def get_stats(code: str) -> Response:
     if stats is None:
         return _no_such_link(code)
     return jsonify(stats)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3 description of this API."""
+    return Response(OPENAPI, mimetype="application/json")
 
 
 def _no_such_link(code: str) -> Response:

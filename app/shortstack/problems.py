@@ -54,6 +54,9 @@ def register(app: Flask) -> None:
             detail = exc.description or ""
         # Flask has already logged the traceback of an unhandled error before it reaches here.
         response = error_response(exc.code or 500, detail)
+        for name, value in exc.get_headers():  # e.g. the Allow header of a 405
+            if name.lower() != "content-type":
+                response.headers[name] = value
         if exc.code == 429:
             response.headers["Retry-After"] = str(retry_after_seconds())
         return response

@@ -92,3 +92,4 @@ def test_wrong_method_is_a_problem_too(stack):
     response = requests.get(f"{stack.url}/api/v1/links", timeout=5)
     assert response.status_code == 405
     assert response.headers["Content-Type"] == PROBLEM
+    assert set(response.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}

@@ -28,7 +28,7 @@ def test_the_topology_is_all_there():
 
 
 def test_locust_targets_nginx_and_its_workers_can_scale():
-    assert SERVICES["locust"]["command"][-2:] == ["--host", "http://nginx"]
+    assert SERVICES["locust"]["command"][-2:] == ["--host", "http://nginx:8080"]
     assert "--master" in SERVICES["locust"]["command"]
     worker = SERVICES["locust-worker"]
     assert "container_name" not in worker and "ports" not in worker
@@ -41,7 +41,7 @@ def test_locust_targets_nginx_and_its_workers_can_scale():
 def test_only_nginx_publishes_a_port_besides_the_load_generator_dashboard():
     published = {name for name, service in SERVICES.items() if service.get("ports")}
     assert published == {"nginx", "locust"}
-    assert SERVICES["nginx"]["ports"] == ["${HTTP_PORT:-8080}:80"]
+    assert SERVICES["nginx"]["ports"] == ["${HTTP_PORT:-8080}:8080"]
     assert SERVICES["locust"]["ports"] == ["${LOCUST_PORT:-8089}:8089"]
 
 
@@ -80,6 +80,12 @@ def test_redis_keeps_the_stream_and_evicts_only_cache_keys():
     assert "--appendonly yes" in command
     assert "--maxmemory-policy volatile-lru" in command
     assert "--requirepass" in command
+
+
+def test_our_images_do_not_run_as_root():
+    for dockerfile in ("app/Dockerfile", "nginx/Dockerfile"):
+        users = [line.split()[1] for line in (REPO / dockerfile).read_text().splitlines() if line.startswith("USER ")]
+        assert users and users[-1] not in ("root", "0"), dockerfile
 
 
 def test_postgres_data_is_on_a_named_volume():

@@ -19,7 +19,7 @@ def test_compose_upstream_re_resolves_app_through_docker_dns():
     assert "resolver 127.0.0.11 valid=5s" in upstream
     assert "zone app " in upstream  # `resolve` needs the upstream in shared memory
     assert "server app:8000 resolve" in upstream
-    assert (NGINX_DIR / "compose" / "listen.conf").read_text().strip() == "listen 80;"
+    assert (NGINX_DIR / "compose" / "listen.conf").read_text().strip() == "listen 8080;"
 
 
 def test_every_error_page_nginx_refers_to_exists():

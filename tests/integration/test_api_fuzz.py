@@ -1,0 +1,31 @@
+"""Property-based fuzzing of the JSON API from its OpenAPI description (schemathesis), through nginx."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
+
+
+def test_openapi_description_is_served(stack):
+    spec = requests.get(f"{stack.url}/api/v1/openapi.json", timeout=5).json()
+    assert spec["openapi"].startswith("3.")
+    assert {"/api/v1/links", "/api/v1/links/{code}", "/api/v1/links/{code}/stats", "/{code}"} <= set(spec["paths"])
+
+
+def test_fuzzing_finds_no_server_error_and_no_schema_violation(stack, tmp_path):
+    # Excluded: positive_data_acceptance (JSON Schema cannot say "expires in the future" or "alias
+    # is free", so schema-valid input may rightly get 409/422), and unsupported_method, whose only
+    # finding is nginx refusing TRACE itself without an Allow header (the app's own 405s carry one).
+    # Paced below nginx's edge limit on link creation, so the tests after it still have their burst;
+    # one worker, because schemathesis's parallel schema compilation trips a CPython 3.11 ast bug.
+    result = subprocess.run(
+        [SCHEMATHESIS, "run", f"{stack.url}/api/v1/openapi.json", "--checks", "all",
+         "--exclude-checks", "positive_data_acceptance,unsupported_method", "--max-examples", "25", "--seed", "7",
+         "--workers", "1", "--request-timeout", "10", "--rate-limit", "15/s"],
+        capture_output=True, text=True, timeout=150, cwd=tmp_path)
+    summary = [line for line in result.stdout.splitlines() if "generated" in line or "passed" in line]
+    print("\n" + "\n".join(summary[-3:]))
+    assert result.returncode == 0, result.stdout[-5000:]
