@@ -13,12 +13,14 @@ help:
 
 deps: system-deps $(STAMP)
 
-# nginx, PostgreSQL and Redis binaries for the local runner and the tests (Debian package names).
+# nginx, PostgreSQL and Redis for the local runner and the tests, Chromium for the browser tests
+# (Debian package names).
 system-deps:
 	@missing=""; \
 	command -v nginx >/dev/null 2>&1 || missing="$$missing nginx-light"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "Missing:$$missing. Install them with: sudo apt-get install -y$$missing"; exit 2; fi; \
 	  echo "Installing$$missing"; \

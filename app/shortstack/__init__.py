@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, request
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import api, demo, health, metrics, pages, problems, ratelimit, redirects
+from .cluster import AppHeartbeat
 from .backends import Backends
 from .config import Settings, check_production
 from .links import LinkStore
 
 MAX_BODY_BYTES = 16 * 1024
+csrf = CSRFProtect()
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -26,16 +29,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
 
     backends = Backends(settings)
+    heartbeat = AppHeartbeat(lambda: backends.redis, settings.instance_id)
+    heartbeat.start()
     app.extensions["shortstack"] = {
         "settings": settings,
         "backends": backends,
         "links": LinkStore(backends, settings),
     }
+    csrf.init_app(app)
+    for blueprint in (api.bp, demo.bp, metrics.bp):  # JSON and machine endpoints: no forms, no cookies
+        csrf.exempt(blueprint)
 
     @app.after_request
     def served_by(response):
         response.headers["X-Served-By"] = settings.instance_id
         metrics.REQUESTS.labels(request.endpoint or "unmatched", response.status_code).inc()
+        heartbeat.count_request()
         return response
 
     @app.context_processor

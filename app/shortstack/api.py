@@ -9,7 +9,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from . import services
+import redis
+
+from . import cluster, services
+from .health import dependency_checks
 from .links import AliasTaken, Link
 from .problems import problem
 from .ratelimit import limiter, link_create_limit
@@ -63,6 +66,23 @@ def get_stats(code: str) -> Response:
     if stats is None:
         return _no_such_link(code)
     return jsonify(stats)
+
+
+@bp.get("/cluster")
+def get_cluster() -> Response:
+    """The live deployment: replicas, click workers, the click stream, PostgreSQL and Redis."""
+    return jsonify(cluster_view())
+
+
+def cluster_view() -> dict:
+    """What /cluster shows; with Redis down, the dependency checks say so and the lists are empty."""
+    view = {"replicas": [], "workers": [], "stream": None, "checks": dependency_checks(),
+            "served_by": services.settings().instance_id}
+    try:
+        view.update(cluster.snapshot(services.backends().redis))
+    except redis.RedisError:
+        pass
+    return view
 
 
 @bp.get("/openapi.json")

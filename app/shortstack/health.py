@@ -19,7 +19,7 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     """Ready when both PostgreSQL and Redis answer; 503 names whichever did not."""
-    checks = {"postgres": _check_postgres(), "redis": _check_redis()}
+    checks = dependency_checks()
     failed = sorted(name for name, result in checks.items() if result != "ok")
     # Clicks this replica could not queue since it started (Redis was down): lost, but not silently.
     details = {"checks": checks, "clicks_lost": int(metrics.total("shortstack_clicks_lost_total")),
@@ -27,6 +27,11 @@ def readyz() -> Response:
     if failed:
         return problem(503, f"Not ready: {', '.join(failed)} unavailable.", **details)
     return jsonify(status="ready", **details)
+
+
+def dependency_checks() -> dict[str, str]:
+    """"ok" or the error, for PostgreSQL and for Redis."""
+    return {"postgres": _check_postgres(), "redis": _check_redis()}
 
 
 def _check_postgres() -> str:

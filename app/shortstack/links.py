@@ -111,6 +111,15 @@ class LinkStore:
             ).fetchone()
         return None if row is None else Link(*row)
 
+    def get_many(self, codes: list[str]) -> list[Link]:
+        """Several links with their click totals, in the order of `codes` (unknown codes skipped)."""
+        with self._backends.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT code, url, created_at, expires_at, click_count FROM links WHERE code = ANY(%s)", (codes,)
+            ).fetchall()
+        by_code = {row[0]: Link(*row) for row in rows}
+        return [by_code[code] for code in codes if code in by_code]
+
     def resolve(self, code: str) -> Target | None:
         """Where `code` redirects to: Redis first, PostgreSQL only on a miss (then cached)."""
         cached = self._cache_get(code)

@@ -1,13 +1,86 @@
-"""HTML pages for people; the browser UI grows here."""
+"""HTML pages for people: shorten a link, inspect one, watch the cluster balance."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import datetime, timedelta, timezone
+
+import segno
+from flask import Blueprint, Response, abort, render_template, request, session
+from markupsafe import Markup
+
+from . import services
+from .api import cluster_view
+from .links import AliasTaken
+from .ratelimit import limiter, link_create_limit
+from .validation import ValidationError, looks_like_code, parse_new_link
 
 bp = Blueprint("pages", __name__)
 
+EXPIRY_CHOICES = {"": None, "1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7),
+                  "30d": timedelta(days=30)}
+MY_LINKS_KEPT = 20
 
-@bp.get("/")
-def index() -> str:
-    """The landing page: what this service is and how to use its API."""
-    return render_template("index.html")
+
+@bp.route("/", methods=["GET", "POST"])
+@limiter.limit(link_create_limit, methods=["POST"])
+def index() -> Response | str:
+    """The shorten form; works without JavaScript (the script only avoids the reload)."""
+    form = {"url": "", "alias": "", "expires_in": ""}
+    errors: dict[str, str] = {}
+    created = None
+    if request.method == "POST":
+        form = {name: request.form.get(name, "").strip() for name in form}
+        created, errors = _create_from_form(form)
+    codes = session.get("my_links", [])
+    my_links = services.links().get_many(codes) if codes else []
+    page = render_template("index.html", form=form, errors=errors, created=created, my_links=my_links,
+                           short_url=_short_url, qr_svg=_qr_svg, expiry_choices=EXPIRY_CHOICES)
+    return Response(page, status=422 if errors else 200)
+
+
+@bp.get("/links/<code>")
+def link_page(code: str) -> str:
+    """A link's details and its clicks over time."""
+    link = services.links().get(code) if looks_like_code(code) else None
+    if link is None:
+        abort(404)
+    stats = services.links().stats(code)
+    return render_template("link.html", link=link, stats=stats, short_url=_short_url(code),
+                           expired=link.is_expired(datetime.now(timezone.utc)))
+
+
+@bp.get("/cluster")
+def cluster_page() -> str:
+    """The live view of replicas, click workers and the stream; the page refreshes itself."""
+    return render_template("cluster.html", view=cluster_view())
+
+
+def _create_from_form(form: dict[str, str]):
+    now = datetime.now(timezone.utc)
+    if form["expires_in"] not in EXPIRY_CHOICES:
+        return None, {"expires_in": "Choose one of the offered expiry times."}
+    body: dict[str, str] = {"url": form["url"]}
+    if form["alias"]:
+        body["alias"] = form["alias"]
+    if EXPIRY_CHOICES[form["expires_in"]]:
+        body["expires_at"] = (now + EXPIRY_CHOICES[form["expires_in"]]).isoformat()
+    try:
+        new = parse_new_link(body, now, own_host=request.host.lower(),
+                             block_private=services.settings().block_private_targets)
+        link = services.links().create(new)
+    except ValidationError as exc:
+        return None, {exc.field: exc.detail}
+    except AliasTaken:
+        return None, {"alias": f"The alias {form['alias']!r} is already taken; choose another."}
+    session["my_links"] = [link.code, *[c for c in session.get("my_links", []) if c != link.code]][:MY_LINKS_KEPT]
+    return link, {}
+
+
+def _short_url(code: str) -> str:
+    base = services.settings().public_base_url or request.host_url.rstrip("/")
+    return f"{base}/{code}"
+
+
+def _qr_svg(url: str) -> Markup:
+    # segno writes plain SVG attributes (no inline style), which the page's CSP allows.
+    return Markup(segno.make(url, error="m").svg_inline(scale=4, dark="#1d2330", omitsize=True))

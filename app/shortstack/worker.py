@@ -23,7 +23,7 @@ import psycopg
 import redis
 import ua_parser
 
-from . import clickstream
+from . import cluster, clickstream
 from .backends import connect_db, connect_redis
 from .config import Settings
 
@@ -127,6 +127,7 @@ class ClickWorker:
         """Process batches until `stop` is set; the batch in hand is always finished first."""
         log.info("worker %s consuming %r as group %r", self.name, clickstream.STREAM, clickstream.GROUP)
         report_at, reported = time.monotonic() + REPORT_EVERY_S, 0
+        started_at, beat_at, beat_stored = time.time(), 0.0, 0
         while not stop.is_set():
             try:
                 self.step()
@@ -138,6 +139,14 @@ class ClickWorker:
                 stop.wait(RETRY_DELAY_S)
             if self.heartbeat_file:
                 self.heartbeat_file.touch()
+            if time.monotonic() - beat_at >= cluster.INTERVAL_S:
+                elapsed = time.monotonic() - beat_at if beat_at else cluster.INTERVAL_S
+                try:
+                    cluster.worker_heartbeat(self.redis, self.name, started_at, self.stored,
+                                             (self.stored - beat_stored) / elapsed)
+                except redis.RedisError:
+                    pass  # the next step reports Redis being down
+                beat_at, beat_stored = time.monotonic(), self.stored
             if time.monotonic() >= report_at:
                 if self.stored != reported:
                     log.info("worker %s stored %d clicks in the last %.0fs", self.name, self.stored - reported,

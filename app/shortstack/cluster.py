@@ -1,0 +1,109 @@
+"""Who is serving: heartbeats in Redis from every app process and click worker, and their sum.
+
+Each gunicorn worker process and each click worker writes a small hash every second with a
+5-second TTL, so a process that dies disappears from the view within seconds. GET
+/api/v1/cluster and the /cluster page read them all.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Callable
+
+import redis
+
+from . import clickstream
+
+KEY_PREFIX = "heartbeat:"
+INTERVAL_S = 1.0
+TTL_S = 5
+
+
+def _write(client: redis.Redis, key: str, fields: dict[str, object]) -> None:
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hset(key, mapping={k: str(v) for k, v in fields.items()})
+        pipe.expire(key, TTL_S)
+        pipe.execute()
+
+
+class AppHeartbeat:
+    """The heartbeat of one gunicorn worker process: requests served and its rate."""
+
+    def __init__(self, client: Callable[[], redis.Redis], instance_id: str) -> None:
+        self._client = client
+        self._instance_id = instance_id
+        self.started_at = time.time()
+        self.requests = 0
+
+    def start(self) -> None:
+        """Beat from a daemon thread of this process (gunicorn creates the app after forking)."""
+        threading.Thread(target=self._beat, args=(os.getpid(),), name="heartbeat", daemon=True).start()
+
+    def count_request(self) -> None:
+        """Count one answered request."""
+        self.requests += 1
+
+    def _beat(self, pid: int) -> None:
+        key = f"{KEY_PREFIX}app:{self._instance_id}:{pid}"
+        last = self.requests
+        while True:
+            time.sleep(INTERVAL_S)
+            now = self.requests
+            try:
+                _write(self._client(), key, {"kind": "app", "instance": self._instance_id, "pid": pid,
+                                           "started_at": self.started_at, "requests": now,
+                                           "requests_per_s": (now - last) / INTERVAL_S})
+            except redis.RedisError:
+                pass  # Redis is down: this replica simply drops out of the view until it is back
+            last = now
+
+
+def worker_heartbeat(client: redis.Redis, name: str, started_at: float, stored: int, stored_per_s: float) -> None:
+    """Announce a click worker, with what it has stored and what it holds unacknowledged."""
+    pending = client.xpending_range(clickstream.STREAM, clickstream.GROUP, min="-", max="+", count=10_000,
+                                    consumername=name)
+    _write(client, f"{KEY_PREFIX}worker:{name}", {"kind": "worker", "name": name, "pid": os.getpid(),
+                                                  "started_at": started_at, "stored": stored,
+                                                  "stored_per_s": stored_per_s, "pending": len(pending)})
+
+
+def snapshot(client: redis.Redis) -> dict:
+    """Every live replica (its processes summed) and click worker, and the click stream's backlog."""
+    keys = sorted(client.scan_iter(match=f"{KEY_PREFIX}*", count=500))
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hgetall(key)
+        beats = [b for b in pipe.execute() if b]
+    now = time.time()
+    replicas: dict[str, dict] = {}
+    workers = []
+    for beat in beats:
+        uptime = round(now - float(beat["started_at"]))
+        if beat["kind"] == "app":
+            replica = replicas.setdefault(beat["instance"], {"instance": beat["instance"], "pids": [],
+                                                             "uptime_s": 0, "requests": 0, "requests_per_s": 0.0})
+            replica["pids"].append(int(beat["pid"]))
+            replica["uptime_s"] = max(replica["uptime_s"], uptime)
+            replica["requests"] += int(beat["requests"])
+            replica["requests_per_s"] += float(beat["requests_per_s"])
+        else:
+            workers.append({"name": beat["name"], "pid": int(beat["pid"]), "uptime_s": uptime,
+                            "stored": int(beat["stored"]), "stored_per_s": float(beat["stored_per_s"]),
+                            "pending": int(beat["pending"])})
+    return {
+        "replicas": sorted(replicas.values(), key=lambda r: r["instance"]),
+        "workers": sorted(workers, key=lambda w: w["name"]),
+        "stream": _stream(client),
+    }
+
+
+def _stream(client: redis.Redis) -> dict:
+    try:
+        groups = client.xinfo_groups(clickstream.STREAM)
+    except redis.ResponseError:  # no click has been queued yet
+        groups = []
+    group = next((g for g in groups if g["name"] == clickstream.GROUP), None)
+    return {"length": client.xlen(clickstream.STREAM), "pending": group["pending"] if group else 0,
+            "unread": group.get("lag") if group else None}

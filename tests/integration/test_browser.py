@@ -1,0 +1,144 @@
+"""End to end in headless Chromium (Debian's, driven by Playwright): what a person sees and does.
+
+Screenshots of every page are saved to tests/artifacts/.
+"""
+
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from local_stack.stack import REPO
+from support import disposable_stack
+
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+# As root, with no network beyond loopback: no sandbox, no background calls home.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with disposable_stack(replicas=3, workers=1, env={"LINK_CREATE_RATE_LIMIT": "100000/minute"}) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: make test installs it (apt-get install chromium)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def landing_site():
+    """A page on loopback for short links to point at, since the internet is out of reach."""
+
+    class Landing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<!doctype html><title>Landing</title><h1>You have landed</h1>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Landing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_shorten_follow_and_see_the_click(stack, page, landing_site):
+    page.goto(f"{stack.url}/")
+    page.fill("#url", f"{landing_site}/welcome")
+    page.click("button[type=submit]")
+    short_link = page.locator("#short-link")
+    expect(short_link).to_be_visible()
+    expect(page.locator(".qr svg")).to_be_visible()
+    expect(page.locator("table.links tbody tr")).to_have_count(1)  # links from this browser
+    shot(page, "index-created")
+    code = short_link.inner_text().rsplit("/", 1)[1]
+
+    short_link.click()
+    expect(page.locator("h1")).to_have_text("You have landed")
+
+    page.goto(f"{stack.url}/links/{code}")
+    for _ in range(30):  # the worker stores the click within moments; reload until it shows
+        if page.inner_text("#total-clicks") == "1":
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(page.locator("#total-clicks")).to_have_text("1")
+    expect(page.locator("canvas#clicks-chart")).to_be_visible()
+    shot(page, "link-details")
+
+
+def test_validation_errors_appear_next_to_the_field(stack, page):
+    page.goto(f"{stack.url}/")
+    page.fill("#url", "ftp://example.com/file")
+    page.click("button[type=submit]")
+    expect(page.locator("#url-error")).to_contain_text("Only http:// and https://")
+    expect(page.locator("#url")).to_have_attribute("aria-invalid", "true")
+    shot(page, "index-error")
+
+
+def test_the_form_works_without_javascript(stack, browser):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{stack.url}/")
+    page.fill("#url", "https://example.com/no-js")
+    page.click("button[type=submit]")
+    expect(page.locator("#short-link")).to_be_visible()
+    expect(page.locator("button.copy")).to_be_hidden()  # copying needs JavaScript
+    context.close()
+
+
+def test_cluster_shows_every_replica_and_drops_a_stopped_one(stack, page):
+    page.goto(f"{stack.url}/cluster")
+    expect(page.locator("#replica-count")).to_have_text("3", timeout=10_000)
+    expect(page.locator("#worker-count")).to_have_text("1")
+    for _ in range(20):  # some traffic, so the share column has something to show
+        page.request.get(f"{stack.url}/healthz")
+    page.wait_for_timeout(1500)
+    shot(page, "cluster")
+
+    stack.stop_process("app-3")
+    try:
+        expect(page.locator("#replica-count")).to_have_text("2", timeout=10_000)  # heartbeat TTL is 5 s
+        expect(page.locator('#replicas tr[data-instance="app-3"]')).to_have_count(0)
+    finally:
+        stack.restart("app-3")
+    expect(page.locator("#replica-count")).to_have_text("3", timeout=10_000)
+
+
+@pytest.mark.parametrize("path", ["/", "/cluster", "/no-such-link"])
+def test_pages_fit_a_phone_and_say_which_replica_rendered_them(stack, browser, path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    page = context.new_page()
+    response = page.goto(f"{stack.url}{path}")
+    expect(page.locator("footer .served-by")).to_have_text(response.headers["x-served-by"])
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "page scrolls sideways"
+    shot(page, "phone" + (path.replace("/", "-") if path != "/" else "-index"))
+    context.close()
