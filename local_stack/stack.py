@@ -195,6 +195,9 @@ class LocalStack:
             self.add_replica(f"app-{i}")
         for i in range(1, self.workers + 1):
             self.add_worker(f"worker-{i}")
+        if self._app_env().get("TELEGRAM_BOT_TOKEN"):
+            self._spawn(Process("bot-1", [sys.executable, "-m", "shortstack.bot", "consume"],
+                                self.logs_dir / "bot-1.log", {**self._app_env(), "WORKER_NAME": "bot-1"}, APP_DIR))
         for name in self.app_ports:
             self._wait_http(name, f"http://127.0.0.1:{self.app_ports[name]}/healthz", timeout)
         self._start_nginx(nginx)
@@ -202,8 +205,8 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop every process this stack started: the balancer first, the databases last."""
-        order = ["nginx"] + [n for n in self.processes if n.startswith("app-")] + \
-                [n for n in self.processes if n.startswith("worker-")] + ["redis", "postgres"]
+        order = ["nginx"] + [n for n in self.processes if n.startswith(("app-", "worker-", "bot-"))] + \
+                ["redis", "postgres"]
         for name in order:
             if name in self.processes:
                 self.processes[name].stop()
@@ -290,7 +293,8 @@ class LocalStack:
 
     def _app_env(self) -> dict[str, str]:
         return {"DATABASE_URL": self.database_url or "", "REDIS_URL": self.redis_url or "",
-                "PYTHONUNBUFFERED": "1", **self.env}
+                "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or self.url, "PYTHONUNBUFFERED": "1",
+                **self.env}
 
     def _spawn(self, process: Process) -> Process:
         self.processes[process.name] = process

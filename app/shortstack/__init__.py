@@ -8,7 +8,7 @@ from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, demo, health, metrics, pages, problems, ratelimit, redirects
+from . import api, demo, health, metrics, pages, problems, ratelimit, redirects, telegram_webhook
 from .cluster import AppHeartbeat
 from .backends import Backends
 from .config import Settings, check_production
@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         "links": LinkStore(backends, settings),
     }
     csrf.init_app(app)
-    for blueprint in (api.bp, demo.bp, metrics.bp):  # JSON and machine endpoints: no forms, no cookies
+    # JSON and machine endpoints: no forms, no cookies (the webhook has its own secret).
+    for blueprint in (api.bp, demo.bp, metrics.bp, telegram_webhook.bp):
         csrf.exempt(blueprint)
 
     @app.after_request
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(demo.bp)
+    app.register_blueprint(telegram_webhook.bp)
     app.register_blueprint(pages.bp)
     # Last: its catch-all /<code> must not shadow the other blueprints' routes.
     app.register_blueprint(redirects.bp)

@@ -53,12 +53,3 @@ class ClickEvent:
 def append(client: redis.Redis, event: ClickEvent) -> str:
     """Append a click to the stream; returns the entry id, which becomes the stored click's key."""
     return client.xadd(STREAM, event.to_fields())
-
-
-def ensure_group(client: redis.Redis) -> None:
-    """Create the consumer group (and the stream) if they do not exist yet."""
-    try:
-        client.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
-    except redis.ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise

@@ -60,13 +60,12 @@ class AppHeartbeat:
             last = now
 
 
-def worker_heartbeat(client: redis.Redis, name: str, started_at: float, stored: int, stored_per_s: float) -> None:
+def worker_heartbeat(client: redis.Redis, name: str, started_at: float, stored: int, stored_per_s: float,
+                     pending: int) -> None:
     """Announce a click worker, with what it has stored and what it holds unacknowledged."""
-    pending = client.xpending_range(clickstream.STREAM, clickstream.GROUP, min="-", max="+", count=10_000,
-                                    consumername=name)
     _write(client, f"{KEY_PREFIX}worker:{name}", {"kind": "worker", "name": name, "pid": os.getpid(),
                                                   "started_at": started_at, "stored": stored,
-                                                  "stored_per_s": stored_per_s, "pending": len(pending)})
+                                                  "stored_per_s": stored_per_s, "pending": pending})
 
 
 def snapshot(client: redis.Redis) -> dict:

@@ -31,6 +31,9 @@ class Settings:
     app_env: str
     block_private_targets: bool
     link_create_rate_limit: str
+    telegram_bot_token: str
+    telegram_api_url: str
+    telegram_webhook_secret: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -54,6 +57,9 @@ class Settings:
             app_env=_choice(env, "APP_ENV", ("development", "production")),
             block_private_targets=_choice(env, "BLOCK_PRIVATE_TARGETS", ("false", "true")) == "true",
             link_create_rate_limit=env.get("LINK_CREATE_RATE_LIMIT") or "30/minute",
+            telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN", ""),
+            telegram_api_url=(env.get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),
+            telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", ""),
         )
 
 

@@ -120,6 +120,28 @@ class LinkStore:
         by_code = {row[0]: Link(*row) for row in rows}
         return [by_code[code] for code in codes if code in by_code]
 
+    def clicks_since(self, code: str, hours: int) -> int:
+        """Clicks on `code` stored in the last `hours` hours."""
+        with self._backends.db.connection() as conn:
+            return conn.execute("SELECT count(*) FROM clicks WHERE code = %s AND clicked_at >= now() - %s * interval '1 hour'",
+                                (code, hours)).fetchone()[0]
+
+    def record_telegram_owner(self, user_id: int, code: str) -> None:
+        """Remember that a Telegram user created `code` (for the bot's /mylinks)."""
+        with self._backends.db.connection() as conn:
+            conn.execute("INSERT INTO telegram_links (user_id, code) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                         (user_id, code))
+
+    def telegram_links(self, user_id: int, limit: int = 20) -> list[Link]:
+        """The links a Telegram user created, newest first."""
+        with self._backends.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT l.code, l.url, l.created_at, l.expires_at, l.click_count FROM telegram_links t"
+                " JOIN links l USING (code) WHERE t.user_id = %s ORDER BY t.created_at DESC LIMIT %s",
+                (user_id, limit),
+            ).fetchall()
+        return [Link(*row) for row in rows]
+
     def resolve(self, code: str) -> Target | None:
         """Where `code` redirects to: Redis first, PostgreSQL only on a miss (then cached)."""
         cached = self._cache_get(code)

@@ -26,14 +26,13 @@ import ua_parser
 from . import cluster, clickstream
 from .backends import connect_db, connect_redis
 from .config import Settings
+from .streams import StreamReader
 
 log = logging.getLogger("shortstack.worker")
 
 READ_BLOCK_MS = 1000
 RETRY_DELAY_S = 1.0
 REPORT_EVERY_S = 10.0
-
-Entry = tuple[str, dict[str, str] | None]
 
 
 @dataclass(frozen=True)
@@ -118,9 +117,9 @@ class ClickWorker:
         self.name = settings.worker_name
         self.heartbeat_file = Path(settings.worker_heartbeat_file) if settings.worker_heartbeat_file else None
         self.redis = connect_redis(settings.redis_url)
+        self.reader = StreamReader(self.redis, clickstream.STREAM, clickstream.GROUP, self.name,
+                                   settings.click_batch_size, settings.click_claim_idle_ms)
         self._db: psycopg.Connection | None = None
-        self._group_ready = False
-        self._next_claim = 0.0
         self.stored = 0
 
     def run(self, stop: threading.Event) -> None:
@@ -132,8 +131,6 @@ class ClickWorker:
             try:
                 self.step()
             except (redis.RedisError, psycopg.Error) as exc:
-                # A Redis that restarted empty has lost the group too; recreate it on the next step.
-                self._group_ready = self._group_ready and "NOGROUP" not in str(exc)
                 log.warning("worker %s: %s; retrying in %.0fs", self.name, exc, RETRY_DELAY_S)
                 self._drop_db()
                 stop.wait(RETRY_DELAY_S)
@@ -143,7 +140,7 @@ class ClickWorker:
                 elapsed = time.monotonic() - beat_at if beat_at else cluster.INTERVAL_S
                 try:
                     cluster.worker_heartbeat(self.redis, self.name, started_at, self.stored,
-                                             (self.stored - beat_stored) / elapsed)
+                                             (self.stored - beat_stored) / elapsed, self.reader.pending())
                 except redis.RedisError:
                     pass  # the next step reports Redis being down
                 beat_at, beat_stored = time.monotonic(), self.stored
@@ -156,35 +153,8 @@ class ClickWorker:
         log.info("worker %s stopped after storing %d clicks", self.name, self.stored)
 
     def step(self) -> int:
-        """Handle one batch: this consumer's pending entries first, then stale ones, then new ones."""
-        if not self._group_ready:
-            clickstream.ensure_group(self.redis)
-            self._group_ready = True
-        entries = self._read("0", block=None)
-        if not entries and time.monotonic() >= self._next_claim:
-            self._claim_stale()
-            entries = self._read("0", block=None)
-        if not entries:
-            entries = self._read(">", block=READ_BLOCK_MS)
-        if entries:
-            self._handle(entries)
-        return len(entries)
-
-    def _read(self, start: str, block: int | None) -> list[Entry]:
-        reply = self.redis.xreadgroup(clickstream.GROUP, self.name, {clickstream.STREAM: start},
-                                      count=self.settings.click_batch_size, block=block)
-        return reply[0][1] if reply else []
-
-    def _claim_stale(self) -> None:
-        # Take over what a dead consumer read but never acknowledged.
-        self._next_claim = time.monotonic() + self.settings.click_claim_idle_ms / 1000 / 2
-        claimed = self.redis.xautoclaim(clickstream.STREAM, clickstream.GROUP, self.name,
-                                        min_idle_time=self.settings.click_claim_idle_ms, start_id="0-0",
-                                        count=self.settings.click_batch_size, justid=True)
-        if claimed:  # with justid, redis-py answers just the claimed ids
-            log.info("worker %s claimed %d stale click(s)", self.name, len(claimed))
-
-    def _handle(self, entries: list[Entry]) -> None:
+        """Handle one batch; returns how many entries it held."""
+        entries = self.reader.next_batch(block_ms=READ_BLOCK_MS)
         clicks, dead, done = [], [], []
         for stream_id, fields in entries:
             done.append(stream_id)
@@ -196,15 +166,10 @@ class ClickWorker:
                 dead.append((stream_id, fields))
         if clicks:
             self.stored += store_batch(self._connection(), clicks)
-        with self.redis.pipeline(transaction=True) as pipe:
-            for stream_id, fields in dead:
-                log.error("worker %s: undecodable entry %s moved to %s", self.name, stream_id,
-                          clickstream.DEAD_LETTER_STREAM)
-                pipe.xadd(clickstream.DEAD_LETTER_STREAM, {"stream_id": stream_id, **fields})
-            # Acknowledged only now that PostgreSQL has committed; deleting keeps the stream = the backlog.
-            pipe.xack(clickstream.STREAM, clickstream.GROUP, *done)
-            pipe.xdel(clickstream.STREAM, *done)
-            pipe.execute()
+        if done:
+            # Acknowledged only now that PostgreSQL has committed.
+            self.reader.done(done, dead, clickstream.DEAD_LETTER_STREAM)
+        return len(entries)
 
     def _connection(self) -> psycopg.Connection:
         if self._db is None or self._db.closed:

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from shortstack.clickstream import GROUP, STREAM, ClickEvent, ensure_group
+from shortstack.clickstream import GROUP, STREAM, ClickEvent
+from shortstack.streams import ensure_group
 from shortstack.worker import enrich, store_batch
 from support import cache, click_count, create_link, db, disposable_stack, follow, wait_for
 
@@ -77,7 +78,7 @@ def test_a_batch_committed_but_never_acknowledged_is_not_counted_twice(stack):
     for _ in range(10):
         follow(stack, code)
     redis = cache(stack)
-    ensure_group(redis)
+    ensure_group(redis, STREAM, GROUP)
     # A consumer reads the clicks and commits them, then dies before XACK.
     entries = redis.xreadgroup(GROUP, "crashed-consumer", {STREAM: ">"}, count=100)[0][1]
     assert len(entries) == 10

@@ -12,8 +12,9 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 ONE_SHOT = {"migrate"}
-# Serves nothing to check; the Locust master's dashboard shows whether it is connected.
-NO_ENDPOINT = {"locust-worker"}
+# Serves nothing to check (the Locust master's dashboard shows whether it is connected), or a
+# development-only tool behind a profile.
+NO_ENDPOINT = {"locust-worker"} | {name for name, s in SERVICES.items() if s.get("profiles")}
 
 
 def test_compose_file_matches_the_compose_specification():
@@ -55,6 +56,12 @@ def test_app_can_scale():
 @pytest.mark.parametrize("name", sorted(set(SERVICES) - ONE_SHOT - NO_ENDPOINT))
 def test_every_long_running_service_has_a_healthcheck(name):
     assert SERVICES[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+
+
+def test_the_bot_poller_is_opt_in_and_the_webhook_consumer_is_not():
+    assert SERVICES["bot"]["profiles"] == ["bot"]
+    assert "profiles" not in SERVICES["bot-worker"]
+    assert SERVICES["bot-worker"]["command"][-1] == "consume"
 
 
 def test_migrate_is_one_shot_and_gates_app_and_worker():

@@ -1,0 +1,215 @@
+"""The Telegram bot: python-telegram-bot handlers, fed from the webhook queue or by polling.
+
+    python -m shortstack.bot consume         production: process what /telegram/webhook queued
+                                             (a consumer group: run as many as you like)
+    python -m shortstack.bot poll            development: getUpdates; only ONE poller may run
+    python -m shortstack.bot set-webhook     register PUBLIC_BASE_URL/telegram/webhook and its secret
+    python -m shortstack.bot delete-webhook  back to polling
+
+Without TELEGRAM_BOT_TOKEN every command says the bot is off; `consume` then idles until stopped,
+so the rest of the stack runs as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import signal
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+
+from .backends import Backends, connect_redis
+from .config import Settings
+from .links import LinkStore
+from .streams import StreamReader
+from .telegram_webhook import UPDATES_GROUP, UPDATES_STREAM
+from .validation import ValidationError, looks_like_code, parse_new_link
+
+log = logging.getLogger("shortstack.bot")
+
+# Anything with a scheme, so that ftp://… gets a clear "http or https only" instead of silence.
+URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://\S+")
+HELP = (
+    "I shorten links.\n\n"
+    "Send me a message with a URL (http:// or https://) and I answer with its short link.\n"
+    "/stats <code> — clicks on one of the links, in total and in the last 24 hours\n"
+    "/mylinks — the links you created here\n"
+    "/help — this message"
+)
+READ_BLOCK_MS = 1000
+CLAIM_IDLE_MS = 30_000
+
+
+class LinkBot:
+    """The bot's behaviour, on the same link store as the web app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.links = LinkStore(Backends(settings), settings)
+
+    def application(self, polling: bool) -> Application:
+        """A python-telegram-bot Application with our handlers, talking to TELEGRAM_API_URL."""
+        builder = (Application.builder().token(self.settings.telegram_bot_token)
+                   .base_url(f"{self.settings.telegram_api_url}/bot")
+                   .base_file_url(f"{self.settings.telegram_api_url}/file/bot"))
+        if not polling:
+            builder = builder.updater(None)  # updates arrive from our queue, not from getUpdates
+        application = builder.build()
+        application.add_handler(CommandHandler(["start", "help"], self.help))
+        application.add_handler(CommandHandler("stats", self.stats))
+        application.add_handler(CommandHandler("mylinks", self.my_links))
+        application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.shorten))
+        application.add_handler(MessageHandler(filters.ALL, self.fallback))
+        application.add_error_handler(self.on_error)
+        return application
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.effective_message.reply_text(HELP)
+
+    async def shorten(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        found = URL_IN_TEXT.search(message.text or "")
+        if not found:
+            await message.reply_text("Send me a full link starting with http:// or https://, or /help.")
+            return
+        try:
+            new = parse_new_link({"url": found.group(0)}, datetime.now(timezone.utc), own_host=self._own_host(),
+                                 block_private=self.settings.block_private_targets)
+            link = await asyncio.to_thread(self.links.create, new)
+        except ValidationError as exc:
+            await message.reply_text(f"I cannot shorten that: {exc.detail}")
+            return
+        await asyncio.to_thread(self.links.record_telegram_owner, update.effective_user.id, link.code)
+        await message.reply_text(f"{self._short_url(link.code)}\n→ {link.url}")
+
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if len(context.args) != 1:
+            await message.reply_text("Usage: /stats <code>, e.g. /stats Xk3p9Qa")
+            return
+        code = context.args[0].rsplit("/", 1)[-1]  # a whole short link works too
+        link = await asyncio.to_thread(self.links.get, code) if looks_like_code(code) else None
+        if link is None:
+            await message.reply_text(f"No link has the code {code!r}.")
+            return
+        recent = await asyncio.to_thread(self.links.clicks_since, code, 24)
+        await message.reply_text(f"{self._short_url(code)} → {link.url}\n"
+                                 f"Clicks: {link.click_count} in total, {recent} in the last 24 hours.")
+
+    async def my_links(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        links = await asyncio.to_thread(self.links.telegram_links, update.effective_user.id)
+        if not links:
+            await update.effective_message.reply_text("You have not shortened anything here yet. Send me a link!")
+            return
+        lines = [f"{self._short_url(link.code)} — {link.click_count} clicks — {link.url}" for link in links]
+        await update.effective_message.reply_text("Your links:\n" + "\n".join(lines))
+
+    async def fallback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message:
+            await update.effective_message.reply_text("I only understand links and a few commands. Try /help.")
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("handling update failed: %s", context.error, exc_info=context.error)
+
+    def _short_url(self, code: str) -> str:
+        return f"{self.settings.public_base_url or 'http://localhost:8080'}/{code}"
+
+    def _own_host(self) -> str | None:
+        base = self.settings.public_base_url
+        return base.split("://", 1)[-1].split("/", 1)[0].lower() if base else None
+
+
+async def consume(bot: LinkBot, stop: asyncio.Event, alive: Callable[[], None]) -> None:
+    """Process queued webhook updates until `stop` is set (each acknowledged once handled)."""
+    reader = StreamReader(connect_redis(bot.settings.redis_url), UPDATES_STREAM, UPDATES_GROUP,
+                          bot.settings.worker_name, batch_size=50, claim_idle_ms=CLAIM_IDLE_MS)
+    async with bot.application(polling=False) as application:  # initialize() calls getMe
+        log.info("bot worker %s consuming %r", reader.consumer, UPDATES_STREAM)
+        while not stop.is_set():
+            alive()
+            try:
+                entries = await asyncio.to_thread(reader.next_batch, READ_BLOCK_MS)
+            except Exception as exc:  # Redis down: wait and retry, the updates stay queued
+                log.warning("bot worker: %s; retrying", exc)
+                await asyncio.sleep(1)
+                continue
+            for stream_id, fields in entries:
+                if fields is not None:
+                    await application.process_update(Update.de_json(json.loads(fields["update"]), application.bot))
+                await asyncio.to_thread(reader.done, [stream_id])
+
+
+def _run_consumer(settings: Settings) -> None:
+    heartbeat = Path(settings.worker_heartbeat_file) if settings.worker_heartbeat_file else None
+
+    def alive() -> None:
+        if heartbeat:
+            heartbeat.touch()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if settings.telegram_bot_token:
+            await consume(LinkBot(settings), stop, alive)
+            return
+        log.info("TELEGRAM_BOT_TOKEN is not set: the bot is off; idling until stopped")
+        while not stop.is_set():
+            alive()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=10)
+            except asyncio.TimeoutError:
+                pass
+    asyncio.run(main())
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Bot API call is noise
+    commands = ("consume", "poll", "set-webhook", "delete-webhook")
+    if len(argv) != 1 or argv[0] not in commands:
+        print(f"usage: python -m shortstack.bot {{{'|'.join(commands)}}}", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    if argv[0] == "consume":
+        _run_consumer(settings)
+        return 0
+    if not settings.telegram_bot_token:
+        print("TELEGRAM_BOT_TOKEN is not set: the bot is off.", file=sys.stderr)
+        return 2
+    bot = LinkBot(settings)
+    if argv[0] == "poll":
+        # getUpdates answers 409 Conflict to a second poller, and while a webhook is set.
+        bot.application(polling=True).run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        return 0
+    return asyncio.run(_webhook(bot, argv[0] == "set-webhook"))
+
+
+async def _webhook(bot: LinkBot, register: bool) -> int:
+    settings = bot.settings
+    async with bot.application(polling=False) as application:
+        if not register:
+            await application.bot.delete_webhook()
+            print("webhook deleted; polling works again")
+            return 0
+        if not settings.public_base_url.startswith("https://") or not settings.telegram_webhook_secret:
+            print("set-webhook needs PUBLIC_BASE_URL (https://…, reachable by Telegram) and TELEGRAM_WEBHOOK_SECRET",
+                  file=sys.stderr)
+            return 2
+        url = f"{settings.public_base_url}/telegram/webhook"
+        await application.bot.set_webhook(url, secret_token=settings.telegram_webhook_secret,
+                                          allowed_updates=["message"])
+        print(f"webhook set: {url}")
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

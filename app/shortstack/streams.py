@@ -1,0 +1,84 @@
+"""Reading a Redis stream as one consumer of a group, at least once, for the click and bot workers.
+
+Each batch comes from, in order: this consumer's own unacknowledged entries (after a failure it
+retries them), entries another consumer left pending longer than `claim_idle_ms` (it died:
+XAUTOCLAIM takes them over), then new entries. Entries are acknowledged and deleted only when
+the caller says they are done, so the stream's length is the backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+
+log = logging.getLogger(__name__)
+
+Entry = tuple[str, "dict[str, str] | None"]
+
+
+def ensure_group(client: redis.Redis, stream: str, group: str) -> None:
+    """Create the consumer group (and the stream) if they do not exist yet."""
+    try:
+        client.xgroup_create(stream, group, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+class StreamReader:
+    """One consumer named `consumer` in `group` on `stream`."""
+
+    def __init__(self, client: redis.Redis, stream: str, group: str, consumer: str, batch_size: int,
+                 claim_idle_ms: int) -> None:
+        self.client, self.stream, self.group, self.consumer = client, stream, group, consumer
+        self.batch_size, self.claim_idle_ms = batch_size, claim_idle_ms
+        self._group_ready = False
+        self._next_claim = 0.0
+
+    def next_batch(self, block_ms: int) -> list[Entry]:
+        """Up to batch_size entries, waiting at most `block_ms` for new ones. Deleted entries come
+        back with fields None: they only need acknowledging."""
+        try:
+            if not self._group_ready:
+                ensure_group(self.client, self.stream, self.group)
+                self._group_ready = True
+            entries = self._read("0", block=None)
+            if not entries and time.monotonic() >= self._next_claim:
+                self._claim_stale()
+                entries = self._read("0", block=None)
+            return entries or self._read(">", block=block_ms)
+        except redis.ResponseError as exc:
+            # A Redis that restarted empty has lost the group too; recreate it next time.
+            if "NOGROUP" in str(exc):
+                self._group_ready = False
+            raise
+
+    def done(self, ids: list[str], dead: list[tuple[str, dict[str, str]]] = (), dead_letter: str = "") -> None:
+        """Acknowledge and delete `ids`; copy the undecodable `dead` entries to `dead_letter` first."""
+        with self.client.pipeline(transaction=True) as pipe:
+            for stream_id, fields in dead:
+                log.error("%s: undecodable entry %s moved to %s", self.consumer, stream_id, dead_letter)
+                pipe.xadd(dead_letter, {"stream_id": stream_id, **fields})
+            pipe.xack(self.stream, self.group, *ids)
+            pipe.xdel(self.stream, *ids)
+            pipe.execute()
+
+    def pending(self) -> int:
+        """How many entries this consumer holds unacknowledged."""
+        return len(self.client.xpending_range(self.stream, self.group, min="-", max="+", count=10_000,
+                                              consumername=self.consumer))
+
+    def _read(self, start: str, block: int | None) -> list[Entry]:
+        reply = self.client.xreadgroup(self.group, self.consumer, {self.stream: start}, count=self.batch_size,
+                                       block=block)
+        return reply[0][1] if reply else []
+
+    def _claim_stale(self) -> None:
+        self._next_claim = time.monotonic() + self.claim_idle_ms / 1000 / 2
+        claimed = self.client.xautoclaim(self.stream, self.group, self.consumer, min_idle_time=self.claim_idle_ms,
+                                         start_id="0-0", count=self.batch_size, justid=True)
+        if claimed:  # with justid, redis-py answers just the claimed ids
+            log.info("%s claimed %d stale entr%s of %s", self.consumer, len(claimed),
+                     "y" if len(claimed) == 1 else "ies", self.stream)

@@ -1,0 +1,102 @@
+"""A Telegram Bot API stand-in: real HTTP on loopback, recording what the bot sends.
+
+python-telegram-bot calls POST {base}/bot<token>/<method> with form-encoded or JSON parameters
+and expects {"ok": true, "result": ...}; it calls getMe when it starts.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from urllib.parse import parse_qsl
+
+BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Shortstack", "username": "shortstack_test_bot",
+            "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+
+
+def message_update(update_id: int, text: str, user_id: int = 1001) -> dict:
+    """An Update carrying a private text message (a command gets its bot_command entity)."""
+    message = {"message_id": update_id, "date": int(time.time()), "text": text,
+               "chat": {"id": user_id, "type": "private", "first_name": "Ada"},
+               "from": {"id": user_id, "is_bot": False, "first_name": "Ada"}}
+    if text.startswith("/"):
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    return {"update_id": update_id, "message": message}
+
+
+class FakeBotAPI:
+    """Answers getMe, sendMessage, getUpdates, setWebhook and deleteWebhook for one token."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.sent: list[dict] = []  # sendMessage parameters, in order
+        self.calls: list[str] = []  # every method called
+        self._updates: list[dict] = []
+        self._lock = threading.Lock()
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+
+    def queue_update(self, update: dict) -> None:
+        """Make getUpdates return `update` (polling mode)."""
+        with self._lock:
+            self._updates.append(update)
+
+    def replies_to(self, chat_id: int) -> list[str]:
+        with self._lock:
+            return [m["text"] for m in self.sent if int(m["chat_id"]) == chat_id]
+
+    def _answer(self, method: str, params: dict) -> object:
+        with self._lock:
+            self.calls.append(method)
+            if method == "getMe":
+                return BOT_USER
+            if method == "sendMessage":
+                self.sent.append(params)
+                return {"message_id": len(self.sent), "date": int(time.time()), "text": params["text"],
+                        "chat": {"id": int(params["chat_id"]), "type": "private"}}
+            if method == "getUpdates":
+                offset = int(params.get("offset") or 0)
+                ready = [u for u in self._updates if u["update_id"] >= offset]
+                if ready:
+                    return ready
+        if method == "getUpdates":
+            time.sleep(0.3)  # a short long-poll
+            return []
+        return True  # setWebhook, deleteWebhook, …
+
+    def _handler(self):
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                _, bot_token, method = (self.path.split("/", 2) + ["", ""])[:3]
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if bot_token != f"bot{fake.token}":
+                    return self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    params = json.loads(raw or b"{}")
+                else:
+                    params = dict(parse_qsl(raw.decode()))
+                self._reply(200, {"ok": True, "result": fake._answer(method, params)})
+
+            def _reply(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler

@@ -1,0 +1,22 @@
+"""Without TELEGRAM_BOT_TOKEN the bot parts stay off, clearly, and the rest of the stack runs."""
+
+import os
+import subprocess
+import sys
+
+import requests
+
+from local_stack.stack import APP_DIR
+
+
+def test_webhook_is_off_without_a_token(stack):
+    response = requests.post(f"{stack.url}/telegram/webhook", json={"update_id": 1}, timeout=10)
+    assert response.status_code == 404
+    assert "bot is off" in response.json()["detail"]
+
+
+def test_bot_commands_say_the_bot_is_off():
+    result = subprocess.run([sys.executable, "-m", "shortstack.bot", "poll"], cwd=APP_DIR, capture_output=True,
+                            env={**os.environ, "TELEGRAM_BOT_TOKEN": ""}, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN is not set: the bot is off." in result.stderr
