@@ -42,7 +42,9 @@ function render(view) {
   const stream = document.createElement("span");
   stream.className = "dep";
   stream.id = "stream";
-  stream.textContent = `click stream: ${view.stream ? view.stream.length : "?"} queued`;
+  stream.textContent = view.stream
+    ? `click stream: ${view.stream.length} queued, ${view.stream.pending} being stored`
+    : "click stream: ?";
   document.getElementById("deps").replaceChildren(...deps, stream);
 }
 
