@@ -14,14 +14,18 @@ from locust import FastHttpUser, constant, task
 from seed import popular_link, seed_once
 
 
+def expect_ok(user: FastHttpUser, path: str, name: str) -> None:
+    with user.client.get(path, name=name, catch_response=True) as response:
+        if response.status_code != 200:
+            response.failure(f"expected 200, got {response.status_code}")
+
+
 class NginxOnly(FastHttpUser):
     wait_time = constant(0)
 
     @task
     def nginx(self) -> None:
-        with self.client.get("/nginx-health", name="nginx only", catch_response=True) as response:
-            if response.status_code != 200:
-                response.failure(f"expected 200, got {response.status_code}")
+        expect_ok(self, "/nginx-health", "nginx only")
 
 
 class FlaskHello(FastHttpUser):
@@ -29,9 +33,7 @@ class FlaskHello(FastHttpUser):
 
     @task
     def hello(self) -> None:
-        with self.client.get("/healthz", name="nginx → Flask, no I/O", catch_response=True) as response:
-            if response.status_code != 200:
-                response.failure(f"expected 200, got {response.status_code}")
+        expect_ok(self, "/healthz", "nginx → Flask, no I/O")
 
 
 class Redirect(FastHttpUser):
