@@ -121,12 +121,13 @@ class ClickWorker:
                                    settings.click_batch_size, settings.click_claim_idle_ms)
         self._db: psycopg.Connection | None = None
         self.stored = 0
+        self._started_at = time.time()
+        self._beat_at, self._beat_stored = time.monotonic(), 0
+        self._report_at, self._reported = time.monotonic() + REPORT_EVERY_S, 0
 
     def run(self, stop: threading.Event) -> None:
         """Process batches until `stop` is set; the batch in hand is always finished first."""
         log.info("worker %s consuming %r as group %r", self.name, clickstream.STREAM, clickstream.GROUP)
-        report_at, reported = time.monotonic() + REPORT_EVERY_S, 0
-        started_at, beat_at, beat_stored = time.time(), 0.0, 0
         while not stop.is_set():
             try:
                 self.step()
@@ -134,21 +135,7 @@ class ClickWorker:
                 log.warning("worker %s: %s; retrying in %.0fs", self.name, exc, RETRY_DELAY_S)
                 self._drop_db()
                 stop.wait(RETRY_DELAY_S)
-            if self.heartbeat_file:
-                self.heartbeat_file.touch()
-            if time.monotonic() - beat_at >= cluster.INTERVAL_S:
-                elapsed = time.monotonic() - beat_at if beat_at else cluster.INTERVAL_S
-                try:
-                    cluster.worker_heartbeat(self.redis, self.name, started_at, self.stored,
-                                             (self.stored - beat_stored) / elapsed, self.reader.pending())
-                except redis.RedisError:
-                    pass  # the next step reports Redis being down
-                beat_at, beat_stored = time.monotonic(), self.stored
-            if time.monotonic() >= report_at:
-                if self.stored != reported:
-                    log.info("worker %s stored %d clicks in the last %.0fs", self.name, self.stored - reported,
-                             REPORT_EVERY_S)
-                report_at, reported = time.monotonic() + REPORT_EVERY_S, self.stored
+            self._announce()
         self._drop_db()
         log.info("worker %s stopped after storing %d clicks", self.name, self.stored)
 
@@ -170,6 +157,26 @@ class ClickWorker:
             # Acknowledged only now that PostgreSQL has committed.
             self.reader.done(done, dead, clickstream.DEAD_LETTER_STREAM)
         return len(entries)
+
+    def _announce(self) -> None:
+        """Show that this worker lives: the heartbeat file (compose's healthcheck), the Redis
+        heartbeat (/cluster) every second, and a log line every REPORT_EVERY_S with progress."""
+        if self.heartbeat_file:
+            self.heartbeat_file.touch()
+        now = time.monotonic()
+        if now - self._beat_at >= cluster.INTERVAL_S:
+            try:
+                cluster.worker_heartbeat(self.redis, self.name, self._started_at, self.stored,
+                                         (self.stored - self._beat_stored) / (now - self._beat_at),
+                                         self.reader.pending())
+            except redis.RedisError:
+                pass  # the next step reports Redis being down
+            self._beat_at, self._beat_stored = now, self.stored
+        if now >= self._report_at:
+            if self.stored != self._reported:
+                log.info("worker %s stored %d clicks in the last %.0fs", self.name, self.stored - self._reported,
+                         REPORT_EVERY_S)
+            self._report_at, self._reported = now + REPORT_EVERY_S, self.stored
 
     def _connection(self) -> psycopg.Connection:
         if self._db is None or self._db.closed:
