@@ -196,8 +196,7 @@ class LocalStack:
         for i in range(1, self.workers + 1):
             self.add_worker(f"worker-{i}")
         if self._app_env().get("TELEGRAM_BOT_TOKEN"):
-            self._spawn(Process("bot-1", [sys.executable, "-m", "shortstack.bot", "consume"],
-                                self.logs_dir / "bot-1.log", {**self._app_env(), "WORKER_NAME": "bot-1"}, APP_DIR))
+            self.add_worker("bot-1", "shortstack.bot", "consume")
         for name in self.app_ports:
             self._wait_http(name, f"http://127.0.0.1:{self.app_ports[name]}/healthz", timeout)
         self._start_nginx(nginx)
@@ -255,11 +254,12 @@ class LocalStack:
         if not names <= seen or not seen <= (among or names):
             raise StackError(f"nginx routes to {sorted(seen)}, expected {sorted(names)}")
 
-    def add_worker(self, name: str) -> Process:
-        """Start a click worker named `name` (its consumer name in the group)."""
+    def add_worker(self, name: str, *module: str) -> Process:
+        """Start a stream consumer named `name` (its name in the consumer group): the click worker,
+        or another module such as ("shortstack.bot", "consume")."""
         env = {**self._app_env(), "WORKER_NAME": name}
-        return self._spawn(Process(name, [sys.executable, "-m", "shortstack.worker"], self.logs_dir / f"{name}.log",
-                                   env, APP_DIR))
+        return self._spawn(Process(name, [sys.executable, "-m", *(module or ("shortstack.worker",))],
+                                   self.logs_dir / f"{name}.log", env, APP_DIR))
 
     def restart(self, name: str, timeout: float = 60.0) -> None:
         """Start a stopped or killed process again with its original command, and wait until it answers.

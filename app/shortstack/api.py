@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit
-
-from flask import Blueprint, Response, jsonify, request, url_for
-from werkzeug.exceptions import BadRequest
 
 import redis
+from flask import Blueprint, Response, jsonify, request, url_for
+from werkzeug.exceptions import BadRequest
 
 from . import cluster, services
 from .health import dependency_checks
 from .links import AliasTaken, Link
 from .problems import problem
 from .ratelimit import limiter, link_create_limit
-from .validation import ValidationError, looks_like_code, parse_new_link
+from .validation import ValidationError, looks_like_code
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = (Path(__file__).with_name("openapi.json")).read_bytes()
@@ -33,8 +31,7 @@ def create_link() -> Response:
     except BadRequest:
         return problem(400, "The body is not valid JSON.")
     try:
-        new = parse_new_link(body, datetime.now(timezone.utc), own_host=_public_host(),
-                             block_private=services.settings().block_private_targets)
+        new = services.parse_link_request(body, datetime.now(timezone.utc))
     except ValidationError as exc:
         return problem(422, exc.detail, "Invalid link", errors=[{"field": exc.field, "detail": exc.detail}])
     try:
@@ -95,18 +92,10 @@ def _no_such_link(code: str) -> Response:
     return problem(404, f"No link has the code {code!r}.")
 
 
-def _public_base_url() -> str:
-    return services.settings().public_base_url or request.host_url.rstrip("/")
-
-
-def _public_host() -> str:
-    return urlsplit(_public_base_url()).netloc.lower()
-
-
 def _link_json(link: Link) -> dict:
     return {
         "code": link.code,
-        "short_url": f"{_public_base_url()}/{link.code}",
+        "short_url": services.short_url(link.code),
         "url": link.url,
         "created_at": link.created_at.isoformat(),
         "expires_at": link.expires_at.isoformat() if link.expires_at else None,

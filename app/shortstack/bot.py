@@ -21,6 +21,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
@@ -122,8 +123,7 @@ class LinkBot:
         return f"{self.settings.public_base_url or 'http://localhost:8080'}/{code}"
 
     def _own_host(self) -> str | None:
-        base = self.settings.public_base_url
-        return base.split("://", 1)[-1].split("/", 1)[0].lower() if base else None
+        return urlsplit(self.settings.public_base_url).netloc.lower() or None
 
 
 async def consume(bot: LinkBot, stop: asyncio.Event, alive: Callable[[], None]) -> None:

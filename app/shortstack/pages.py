@@ -12,12 +12,13 @@ from . import services
 from .api import cluster_view
 from .links import AliasTaken
 from .ratelimit import limiter, link_create_limit
-from .validation import ValidationError, looks_like_code, parse_new_link
+from .validation import ValidationError, looks_like_code
 
 bp = Blueprint("pages", __name__)
 
-EXPIRY_CHOICES = {"": None, "1h": timedelta(hours=1), "1d": timedelta(days=1), "7d": timedelta(days=7),
-                  "30d": timedelta(days=30)}
+# Form value: (label, lifetime). The form offers lifetimes, so no time zone has to be guessed.
+EXPIRY_CHOICES = {"": ("never", None), "1h": ("in 1 hour", timedelta(hours=1)), "1d": ("in 1 day", timedelta(days=1)),
+                  "7d": ("in 7 days", timedelta(days=7)), "30d": ("in 30 days", timedelta(days=30))}
 MY_LINKS_KEPT = 20
 
 
@@ -34,7 +35,7 @@ def index() -> Response | str:
     codes = session.get("my_links", [])
     my_links = services.links().get_many(codes) if codes else []
     page = render_template("index.html", form=form, errors=errors, created=created, my_links=my_links,
-                           short_url=_short_url, qr_svg=_qr_svg, expiry_choices=EXPIRY_CHOICES)
+                           short_url=services.short_url, qr_svg=_qr_svg, expiry_choices=EXPIRY_CHOICES)
     return Response(page, status=422 if errors else 200)
 
 
@@ -45,7 +46,7 @@ def link_page(code: str) -> str:
     if link is None:
         abort(404)
     stats = services.links().stats(code)
-    return render_template("link.html", link=link, stats=stats, short_url=_short_url(code),
+    return render_template("link.html", link=link, stats=stats, short_url=services.short_url(code),
                            expired=link.is_expired(datetime.now(timezone.utc)))
 
 
@@ -62,11 +63,11 @@ def _create_from_form(form: dict[str, str]):
     body: dict[str, str] = {"url": form["url"]}
     if form["alias"]:
         body["alias"] = form["alias"]
-    if EXPIRY_CHOICES[form["expires_in"]]:
-        body["expires_at"] = (now + EXPIRY_CHOICES[form["expires_in"]]).isoformat()
+    lifetime = EXPIRY_CHOICES[form["expires_in"]][1]
+    if lifetime:
+        body["expires_at"] = (now + lifetime).isoformat()
     try:
-        new = parse_new_link(body, now, own_host=request.host.lower(),
-                             block_private=services.settings().block_private_targets)
+        new = services.parse_link_request(body, now)
         link = services.links().create(new)
     except ValidationError as exc:
         return None, {exc.field: exc.detail}
@@ -74,11 +75,6 @@ def _create_from_form(form: dict[str, str]):
         return None, {"alias": f"The alias {form['alias']!r} is already taken; choose another."}
     session["my_links"] = [link.code, *[c for c in session.get("my_links", []) if c != link.code]][:MY_LINKS_KEPT]
     return link, {}
-
-
-def _short_url(code: str) -> str:
-    base = services.settings().public_base_url or request.host_url.rstrip("/")
-    return f"{base}/{code}"
 
 
 def _qr_svg(url: str) -> Markup:

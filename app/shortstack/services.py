@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import current_app, request
 
 from .backends import Backends
 from .config import Settings
 from .links import LinkStore
+from .validation import NewLink, parse_new_link
 
 
 def settings() -> Settings:
@@ -19,3 +23,20 @@ def backends() -> Backends:
 
 def links() -> LinkStore:
     return current_app.extensions["shortstack"]["links"]
+
+
+def public_base_url() -> str:
+    """PUBLIC_BASE_URL, or else the base URL this request came in on."""
+    return settings().public_base_url or request.host_url.rstrip("/")
+
+
+def short_url(code: str) -> str:
+    """The short link a person follows for `code`."""
+    return f"{public_base_url()}/{code}"
+
+
+def parse_link_request(body: object, now: datetime) -> NewLink:
+    """Validate a new link as this deployment does: never pointing at itself, and not at private
+    addresses when BLOCK_PRIVATE_TARGETS is on. Raises ValidationError."""
+    return parse_new_link(body, now, own_host=urlsplit(public_base_url()).netloc.lower(),
+                          block_private=settings().block_private_targets)
