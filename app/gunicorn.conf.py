@@ -2,6 +2,10 @@
 
 import os
 
+# The replica's workers are separate processes: Prometheus counters need a folder they share.
+# Set here rather than in the image, so the one-process jobs (worker, migrate, bot) never need it.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/tmp/metrics")
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")

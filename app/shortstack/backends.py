@@ -23,12 +23,16 @@ def connect_db(database_url: str) -> psycopg.Connection:
     return psycopg.connect(database_url, connect_timeout=DB_CONNECT_TIMEOUT_S, options="-c TimeZone=UTC")
 
 
-def connect_redis(redis_url: str) -> redis.Redis:
-    """A Redis client (it keeps its own connection pool) that answers strings, not bytes."""
+def connect_redis(redis_url: str, blocking_ms: int = 0) -> redis.Redis:
+    """A Redis client (it keeps its own connection pool) that answers strings, not bytes.
+
+    `blocking_ms`: the longest blocking command (XREADGROUP BLOCK) it will send; the socket waits
+    that much longer, so an idle blocking read returns empty instead of timing out.
+    """
     return redis.Redis.from_url(
         redis_url,
         decode_responses=True,
-        socket_timeout=REDIS_TIMEOUT_S,
+        socket_timeout=REDIS_TIMEOUT_S + blocking_ms / 1000,
         socket_connect_timeout=REDIS_TIMEOUT_S,
         health_check_interval=30,
     )

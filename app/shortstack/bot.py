@@ -29,7 +29,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 from .backends import Backends, connect_redis
 from .config import Settings
 from .links import LinkStore
-from .streams import StreamReader
+from .streams import READ_BLOCK_MS, StreamReader
 from .telegram_webhook import UPDATES_GROUP, UPDATES_STREAM
 from .validation import ValidationError, looks_like_code, parse_new_link
 
@@ -44,7 +44,6 @@ HELP = (
     "/mylinks — the links you created here\n"
     "/help — this message"
 )
-READ_BLOCK_MS = 1000
 CLAIM_IDLE_MS = 30_000
 
 
@@ -128,8 +127,9 @@ class LinkBot:
 
 async def consume(bot: LinkBot, stop: asyncio.Event, alive: Callable[[], None]) -> None:
     """Process queued webhook updates until `stop` is set (each acknowledged once handled)."""
-    reader = StreamReader(connect_redis(bot.settings.redis_url), UPDATES_STREAM, UPDATES_GROUP,
-                          bot.settings.worker_name, batch_size=50, claim_idle_ms=CLAIM_IDLE_MS)
+    client = connect_redis(bot.settings.redis_url, blocking_ms=READ_BLOCK_MS)
+    reader = StreamReader(client, UPDATES_STREAM, UPDATES_GROUP, bot.settings.worker_name, batch_size=50,
+                          claim_idle_ms=CLAIM_IDLE_MS)
     async with bot.application(polling=False) as application:  # initialize() calls getMe
         log.info("bot worker %s consuming %r", reader.consumer, UPDATES_STREAM)
         while not stop.is_set():

@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 
 Entry = tuple[str, "dict[str, str] | None"]
 
+# How long a consumer waits for new entries in one read (its Redis client must wait longer:
+# connect_redis(url, blocking_ms=READ_BLOCK_MS)).
+READ_BLOCK_MS = 1000
+
 
 def ensure_group(client: redis.Redis, stream: str, group: str) -> None:
     """Create the consumer group (and the stream) if they do not exist yet."""

@@ -26,11 +26,10 @@ import ua_parser
 from . import cluster, clickstream
 from .backends import connect_db, connect_redis
 from .config import Settings
-from .streams import StreamReader
+from .streams import READ_BLOCK_MS, StreamReader
 
 log = logging.getLogger("shortstack.worker")
 
-READ_BLOCK_MS = 1000
 RETRY_DELAY_S = 1.0
 REPORT_EVERY_S = 10.0
 
@@ -116,7 +115,7 @@ class ClickWorker:
         self.settings = settings
         self.name = settings.worker_name
         self.heartbeat_file = Path(settings.worker_heartbeat_file) if settings.worker_heartbeat_file else None
-        self.redis = connect_redis(settings.redis_url)
+        self.redis = connect_redis(settings.redis_url, blocking_ms=READ_BLOCK_MS)
         self.reader = StreamReader(self.redis, clickstream.STREAM, clickstream.GROUP, self.name,
                                    settings.click_batch_size, settings.click_claim_idle_ms)
         self._db: psycopg.Connection | None = None

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds local stand-ins for the registry images that docker-compose.yml and the Dockerfiles name,
+# for an engine that cannot reach a registry. Only missing images are built; a registry image that
+# is already present (pulled) is used as it is. README.md beside this file says how each differs.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+# image name (exactly as the project names it) -> stand-in folder and the Debian suite it starts from
+images=(
+  "python:3.11-slim-bookworm python bookworm"
+  "locustio/locust:2.47.0 locust -"
+  "postgres:16-alpine postgres trixie"
+  "redis:7.2-alpine redis trixie"
+  "nginxinc/nginx-unprivileged:1.28-alpine nginx sid"
+)
+
+have() { docker image inspect "$1" >/dev/null 2>&1; }
+
+base() {  # a minimal Debian SUITE imported as shortstack-offline/debian:SUITE
+  local suite=$1 name=shortstack-offline/debian:$1 root
+  have "$name" && return
+  command -v debootstrap >/dev/null || { echo "build.sh: debootstrap is missing (apt-get install debootstrap)" >&2; exit 2; }
+  root=$(mktemp -d /var/tmp/shortstack-rootfs.XXXXXX)
+  echo "build.sh: debootstrap $suite (about 30 s)"
+  debootstrap --variant=minbase "$suite" "$root" http://deb.debian.org/debian >"$root.log" 2>&1 \
+    || { echo "build.sh: debootstrap $suite failed; see $root.log" >&2; exit 2; }
+  # sid's Release file can be past its Valid-Until by this machine's clock.
+  echo 'Acquire::Check-Valid-Until "false";' > "$root/etc/apt/apt.conf.d/99shortstack-offline"
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  tar -C "$root" -c . | docker import - "$name" >/dev/null
+  rm -rf "$root" "$root.log"
+}
+
+for entry in "${images[@]}"; do
+  read -r name folder suite <<<"$entry"
+  have "$name" && continue
+  [ "$suite" = - ] || base "$suite"
+  context=$(mktemp -d)
+  cp -r "$here/$folder/." "$context/"
+  # pip inside a build here goes through a TLS-intercepting egress: the stand-ins carry this
+  # machine's CA bundle so the project's own Dockerfiles need nothing machine-specific.
+  cp /etc/ssl/certs/ca-certificates.crt "$context/host-ca.crt"
+  echo "build.sh: building stand-in $name"
+  # The classic builder (this engine has no buildx); its deprecation notice is noise here.
+  DOCKER_BUILDKIT=0 docker build -q -t "$name" "$context" >"$context.log" 2>&1 \
+    || { cat "$context.log" >&2; echo "build.sh: building $name failed" >&2; exit 2; }
+  rm -rf "$context" "$context.log"
+done
