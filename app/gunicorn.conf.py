@@ -2,13 +2,38 @@
 
 import os
 
+from gunicorn.workers.sync import SyncWorker
+
 # The replica's workers are separate processes: Prometheus counters need a folder they share.
 # Set here rather than in the image, so the one-process jobs (worker, migrate, bot) never need it.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/tmp/metrics")
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+
+
+class DrainingSyncWorker(SyncWorker):
+    """gunicorn's sync worker, except that once told to stop it first serves the connections
+    already queued on the listener. nginx keeps sending to a stopping replica until Docker's DNS
+    drops it; a queued connection that nobody accepts is reset when the last worker exits, and
+    nginx may not resend it if it was a POST. Draining leaves only new connections, which the
+    closed listener refuses and nginx safely sends to another replica. The listener is closed
+    right after draining, not at interpreter exit (closing pools can take a while)."""
+
+    def run(self) -> None:
+        super().run()
+        for listener in self.sockets:
+            while True:
+                try:
+                    self.accept(listener)  # non-blocking: raises once the queue is empty
+                except OSError:
+                    break
+            listener.close()
+
+
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+if worker_class == "sync":
+    worker_class = DrainingSyncWorker
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # Docker stops a container 30 s after SIGTERM by default; in-flight requests finish well before that.

@@ -1,13 +1,17 @@
 """A Telegram Bot API stand-in: real HTTP on loopback, recording what the bot sends.
 
 python-telegram-bot calls POST {base}/bot<token>/<method> with form-encoded or JSON parameters
-and expects {"ok": true, "result": ...}; it calls getMe when it starts.
+and expects {"ok": true, "result": ...}; it calls getMe when it starts. GET /sent lists what the bot
+sent, for a test that runs the fake in another process (the compose suite runs it in a container:
+`python fake_telegram.py --serve PORT`, token from TELEGRAM_BOT_TOKEN).
 """
 
 from __future__ import annotations
 
 import http.server
 import json
+import os
+import sys
 import threading
 import time
 from urllib.parse import parse_qsl
@@ -29,13 +33,13 @@ def message_update(update_id: int, text: str, user_id: int = 1001) -> dict:
 class FakeBotAPI:
     """Answers getMe, sendMessage, getUpdates, setWebhook and deleteWebhook for one token."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.token = token
         self.sent: list[dict] = []  # sendMessage parameters, in order
         self.calls: list[str] = []  # every method called
         self._updates: list[dict] = []
         self._lock = threading.Lock()
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = http.server.ThreadingHTTPServer((host, port), self._handler())
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     @property
@@ -77,6 +81,12 @@ class FakeBotAPI:
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path != "/sent":
+                    return self._reply(404, {"ok": False})
+                with fake._lock:
+                    self._reply(200, {"ok": True, "result": list(fake.sent)})
+
             def do_POST(self):
                 _, bot_token, method = (self.path.split("/", 2) + ["", ""])[:3]
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -100,3 +110,9 @@ class FakeBotAPI:
                 pass
 
         return Handler
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--serve"]:
+    api = FakeBotAPI(os.environ["TELEGRAM_BOT_TOKEN"], host="0.0.0.0", port=int(sys.argv[2]))
+    print(f"fake Bot API for token {api.token[:6]}… on port {sys.argv[2]}", flush=True)
+    threading.Event().wait()

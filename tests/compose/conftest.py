@@ -1,0 +1,44 @@
+"""The compose suite's stack: engine and offline stand-ins made ready, then one project brought up
+exactly as the README says (`docker compose up --build --wait`) and always removed with `down -v`."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from project import HERE, REPO, ComposeProject
+
+TELEGRAM_TOKEN = "123456:COMPOSE-TEST-TOKEN"
+TELEGRAM_SECRET = "compose-webhook-secret"
+ARTIFACTS = REPO / "tests" / "artifacts"
+
+
+def _prepare_engine() -> None:
+    """A Docker engine with Compose v2, and every registry image the project names (stand-ins
+    where no registry is reachable)."""
+    for script in (HERE / "engine.sh", HERE / "offline-images" / "build.sh"):
+        result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)
+        if result.returncode != 0:
+            pytest.exit(f"{script.name} failed:\n{result.stdout}{result.stderr}", returncode=3)
+        print(result.stdout, end="")
+
+
+@pytest.fixture(scope="session")
+def project(request) -> ComposeProject:
+    """The running stack (3 replicas, with the bot on against the fake Bot API)."""
+    _prepare_engine()
+    running = ComposeProject(env={
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+        "TELEGRAM_API_URL": "http://fake-telegram:8081",
+    })
+    try:
+        running.compose("up", "--build", "--wait", timeout=900)
+        yield running
+    finally:
+        # Whatever happened, keep the logs for a person and leave nothing behind.
+        ARTIFACTS.mkdir(exist_ok=True)
+        Path(ARTIFACTS / f"{running.name}.log").write_text(running.compose("logs", "--no-color", check=False).stdout)
+        running.compose("down", "-v", "--remove-orphans", "--timeout", "30", timeout=300, check=False)

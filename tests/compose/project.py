@@ -1,0 +1,77 @@
+"""One disposable compose project of the real docker-compose.yml, driven like a user drives it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+# Adds only the fake Telegram Bot API the bot talks to; every service of the stack is the real one.
+TEST_OVERRIDE = HERE / "fake-telegram.yml"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ComposeProject:
+    """`docker compose` under a unique project name and free host ports; `down -v` removes it all."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    name: str = field(default_factory=lambda: f"shortstack-test-{uuid.uuid4().hex[:8]}")
+    http_port: int = field(default_factory=free_port)
+    locust_port: int = field(default_factory=free_port)
+    fake_telegram_port: int = field(default_factory=free_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def locust_url(self) -> str:
+        return f"http://127.0.0.1:{self.locust_port}"
+
+    @property
+    def fake_telegram_url(self) -> str:
+        return f"http://127.0.0.1:{self.fake_telegram_port}"
+
+    def compose(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
+        """Run `docker compose ARGS` for this project from the repository root, as a user would."""
+        env = {**os.environ, **self.env, "HTTP_PORT": str(self.http_port), "LOCUST_PORT": str(self.locust_port),
+               "FAKE_TELEGRAM_PORT": str(self.fake_telegram_port)}
+        command = ["docker", "compose", "-p", self.name, "-f", "docker-compose.yml", "-f", str(TEST_OVERRIDE), *args]
+        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(command[5:])} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def containers(self, service: str | None = None) -> list[dict]:
+        """`docker compose ps -a` as dicts (Service, State, Health, ExitCode, ID, …)."""
+        out = self.compose("ps", "-a", "--format", "json", *([service] if service else [])).stdout
+        # Compose prints one JSON object per line (older versions: one JSON array).
+        text = out.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def container_ids(self, service: str) -> set[str]:
+        """Short ids (what a container's hostname, hence X-Served-By, is) of the running `service`."""
+        return {c["ID"][:12] for c in self.containers(service) if c["State"] == "running"}
+
+    def inspect(self, container_id: str) -> dict:
+        out = subprocess.run(["docker", "inspect", container_id], capture_output=True, text=True, check=True,
+                             timeout=30).stdout
+        return json.loads(out)[0]
+
+    def logs(self) -> str:
+        return self.compose("logs", "--no-color", "--no-log-prefix", timeout=120).stdout
