@@ -44,6 +44,20 @@ def wait_for_database(database_url: str, seconds: float) -> None:
             time.sleep(0.5)
 
 
+def up_to_date(database_url: str) -> bool:
+    """True when yoyo has recorded every migration file as applied.
+
+    compose starts this job again on every `up` (each `--scale` too). Asked with one plain query,
+    a re-run then leaves without opening a yoyo backend, whose feature probe and lock table
+    write ERROR lines into PostgreSQL's log by design."""
+    wanted = {migration.hash for migration in read_migrations(str(MIGRATIONS_DIR))}
+    with connect_db(database_url) as conn:
+        if conn.execute("SELECT to_regclass('_yoyo_migration')").fetchone()[0] is None:
+            return False
+        applied = {row[0] for row in conn.execute("SELECT migration_hash FROM _yoyo_migration")}
+    return wanted <= applied
+
+
 def migrate(database_url: str) -> list[str]:
     """Apply every pending migration; returns the ids applied by this run."""
     backend = get_backend(yoyo_url(database_url))
@@ -58,6 +72,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     wait_for_database(settings.database_url, settings.migrate_wait_s)
+    if up_to_date(settings.database_url):
+        log.info("applied 0 migration(s): the database is up to date")
+        return
     applied = migrate(settings.database_url)
     log.info("applied %d migration(s): %s", len(applied), ", ".join(applied) or "none pending")
 

@@ -144,3 +144,69 @@ def test_4_scaling_down_5_to_2_under_load_fails_no_request(project):
     assert len(project.container_ids("app")) == 2
     assert load.ok["GET"] > 100 and load.ok["POST"] >= 10, load.ok
     assert load.failures == []
+
+
+def locust_stats(project) -> dict:
+    return requests.get(f"{project.locust_url}/stats/requests", timeout=10).json()
+
+
+def test_5_a_locust_run_started_from_the_dashboard_makes_traffic_at_once_and_fails_nothing(project):
+    assert "Locust" in requests.get(project.locust_url, timeout=10).text
+    # The dashboard's form, as a person fills it in: three scenarios, 20 users, the rest as offered.
+    form = {"user_count": 20, "spawn_rate": 1, "host": "http://nginx:8080",
+            "user_classes": ["Visitor", "Creator", "Analyst"]}
+    started = requests.post(f"{project.locust_url}/swarm", data=form, timeout=10).json()
+    assert started["success"], started
+    try:
+        wait_for(lambda: locust_stats(project)["total_rps"] > 0, 15, "Locust traffic", interval=0.5)
+        time.sleep(15)
+        stats = locust_stats(project)
+    finally:
+        requests.get(f"{project.locust_url}/stop", timeout=10)
+    by_name = {row["name"]: row for row in stats["stats"]}
+    assert by_name["/[code]"]["num_requests"] > 100, by_name
+    assert by_name["/api/v1/links"]["num_requests"] >= 1, by_name  # the Creator is not held back
+    assert by_name["/api/v1/links/[code]"]["num_requests"] >= 1, by_name
+    assert stats["errors"] == [] and by_name["Aggregated"]["num_failures"] == 0, stats["errors"]
+    assert stats["workers"] and all(worker["state"] != "missing" for worker in stats["workers"])
+
+
+def test_6_the_telegram_webhook_through_nginx_gets_exactly_one_reply(project):
+    user = 7001
+    update = message_update(90001, "shorten https://example.com/from-compose-telegram", user)
+    response = requests.post(f"{project.url}/telegram/webhook", json=update, timeout=10,
+                             headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
+    assert response.status_code == 200, response.text
+
+    def replies() -> list[str]:
+        sent = requests.get(f"{project.fake_telegram_url}/sent", timeout=10).json()["result"]
+        return [m["text"] for m in sent if int(m["chat_id"]) == user]
+
+    [reply] = wait_for(replies, 20, "the bot's reply")
+    code = reply.split()[0].rsplit("/", 1)[1]
+    target = requests.get(f"{project.url}/{code}", allow_redirects=False, timeout=10).headers["Location"]
+    assert target == "https://example.com/from-compose-telegram"
+    time.sleep(2)
+    assert len(replies()) == 1
+
+
+def test_7_the_logs_hold_no_traceback_and_nothing_repeats_while_idle(project):
+    assert "Traceback" not in project.logs()
+    time.sleep(12)  # the stack idles: heartbeats, blocking reads, healthchecks
+    idle = project.compose("logs", "--no-color", "--since", "10s").stdout.splitlines()
+    # nginx's JSON access log of the healthchecks is expected; anything that warns is not.
+    noisy = [line for line in idle if re.search(r"warn|error|exception|retrying", line, re.IGNORECASE)]
+    assert noisy == []
+    errors = [line for line in project.compose("logs", "--no-color", "postgres").stdout.splitlines()
+              if "ERROR:" in line and "yoyo_tmp_" not in line and "yoyo_lock" not in line]
+    assert errors == []
+
+
+def test_8_down_and_up_again_keeps_links_and_clicks(project):
+    project.compose("down", timeout=300)
+    assert project.containers() == []
+    project.compose("up", "-d", "--wait", timeout=600)
+    response = requests.get(f"{project.url}/api/v1/links/{remembered['code']}", timeout=10)
+    assert response.status_code == 200
+    assert response.json()["click_count"] == remembered["clicks"]
+    assert requests.get(f"{project.url}/{remembered['code']}", allow_redirects=False, timeout=10).status_code == 302

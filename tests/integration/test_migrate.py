@@ -35,3 +35,20 @@ def test_migrate_explains_an_unreachable_database():
     assert result.returncode != 0
     assert "PostgreSQL did not accept connections" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_rerun_on_an_up_to_date_database_writes_no_error_to_postgresql(stack):
+    # compose re-runs the job on every `up`: it must not touch yoyo's lock or probe tables then.
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE yoyo_lock")
+        conn.execute("ALTER TABLE yoyo_lock RENAME TO yoyo_lock_hidden")
+        try:
+            result = subprocess.run([sys.executable, "-m", "shortstack.migrate"], cwd=APP_DIR, capture_output=True,
+                                    text=True, env={"DATABASE_URL": stack.database_url}, timeout=90)
+            recreated = conn.execute("SELECT to_regclass('yoyo_lock')").fetchone()[0]
+        finally:
+            conn.execute("DROP TABLE IF EXISTS yoyo_lock")
+            conn.execute("ALTER TABLE yoyo_lock_hidden RENAME TO yoyo_lock")
+    assert result.returncode == 0, result.stderr
+    assert "applied 0 migration" in result.stderr
+    assert recreated is None, "the re-run opened yoyo's lock"
