@@ -1,26 +1,36 @@
-# Shortstack: `make local` runs the stack without Docker, `make test` runs every test.
+# Shortstack: `make local` runs the stack without Docker, `make test` runs every test but the
+# Docker ones, `make test-compose` runs the real docker-compose.yml on a Docker engine.
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt app/requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help deps system-deps local test bench clean
+# Debian packages installed when their command is missing, as command:package pairs.
+LOCAL_PACKAGES := nginx:nginx-light redis-server:redis-server initdb:postgresql
+TEST_PACKAGES  := $(LOCAL_PACKAGES) chromium:chromium
+
+.PHONY: help deps test-deps local test test-compose bench clean
 
 help:
-	@echo "make local   run nginx + REPLICAS app replicas + WORKERS click workers on http://127.0.0.1:\$${HTTP_PORT:-8080}"
-	@echo "make test    install what is missing, then run the whole test suite"
-	@echo "make bench   scaling experiment against the local stack (QUICK=1: under 2 minutes)"
-	@echo "make deps    only install (Debian packages and the Python virtualenv)"
+	@echo "make local         run nginx + REPLICAS app replicas + WORKERS click workers on http://127.0.0.1:\$${HTTP_PORT:-8080}"
+	@echo "make test          install what is missing, then run every test that needs no Docker engine"
+	@echo "make test-compose  the compose suite: the real docker-compose.yml on a Docker engine (started if none runs)"
+	@echo "make bench         scaling experiment against the local stack (QUICK=1: under 2 minutes)"
+	@echo "make deps          only install (Debian packages and the Python virtualenv)"
 
-deps: system-deps $(STAMP)
+deps: PACKAGES = $(LOCAL_PACKAGES)
+deps: system-packages $(STAMP)
 
-# nginx, PostgreSQL and Redis for the local runner and the tests, Chromium for the browser tests
-# (Debian package names).
-system-deps:
+test-deps: PACKAGES = $(TEST_PACKAGES)
+test-deps: system-packages $(STAMP)
+
+# PostgreSQL's binaries are not on PATH in Debian: /usr/lib/postgresql/*/bin counts too.
+.PHONY: system-packages
+system-packages:
 	@missing=""; \
-	command -v nginx >/dev/null 2>&1 || missing="$$missing nginx-light"; \
-	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
-	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	for pair in $(PACKAGES); do \
+	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/$$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "Missing:$$missing. Install them with: sudo apt-get install -y$$missing"; exit 2; fi; \
 	  echo "Installing$$missing"; \
@@ -35,8 +45,12 @@ $(STAMP):
 local: deps
 	$(PYTHON) -m local_stack
 
-test: deps
+test: test-deps
 	$(PYTHON) -m pytest
+
+# Engine, Compose v2 and (offline) stand-in images are set up by the suite itself; see tests/compose/.
+test-compose: deps
+	$(PYTHON) -m pytest tests/compose --timeout 900
 
 bench: deps
 	$(PYTHON) -m loadtest.bench $(if $(QUICK),--quick)

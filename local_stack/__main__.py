@@ -2,7 +2,8 @@
 
 Env: REPLICAS (3), WORKERS (1), HTTP_PORT (8080), LOCAL_DATA_DIR (.local); DATABASE_URL /
 REDIS_URL to use existing servers instead of starting PostgreSQL and Redis with data kept in
-LOCAL_DATA_DIR between runs.
+LOCAL_DATA_DIR between runs. Like docker compose, it reads `.env` in the current folder; a
+variable already exported wins over the file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import signal
 import sys
 import time
 from pathlib import Path
+
+from dotenv import load_dotenv
 
 from .stack import DEFAULT_DATA_DIR, LocalStack, StackError
 
@@ -28,6 +31,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main() -> int:
+    load_dotenv(Path.cwd() / ".env", override=False)
     replicas, workers, port = _env_int("REPLICAS", 3), _env_int("WORKERS", 1), _env_int("HTTP_PORT", 8080)
     stack = LocalStack(replicas=replicas, workers=workers, http_port=port,
                        data_dir=Path(os.environ.get("LOCAL_DATA_DIR") or DEFAULT_DATA_DIR),
@@ -56,6 +60,9 @@ def main() -> int:
         print("\nstopping…", flush=True)
         return 0
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the shutdown short and orphan processes.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stack.stop()
 
 

@@ -67,6 +67,8 @@ def free_port() -> int:
 
 def _require_free_port(port: int) -> None:
     with socket.socket() as sock:
+        # As nginx binds: connections of a previous run in TIME_WAIT do not make the port taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -195,7 +197,8 @@ class LocalStack:
             self.add_replica(f"app-{i}")
         for i in range(1, self.workers + 1):
             self.add_worker(f"worker-{i}")
-        if self._app_env().get("TELEGRAM_BOT_TOKEN"):
+        # The children inherit this process's environment, so an exported token turns the bot on too.
+        if {**os.environ, **self._app_env()}.get("TELEGRAM_BOT_TOKEN"):
             self.add_worker("bot-1", "shortstack.bot", "consume")
         for name in self.app_ports:
             self._wait_http(name, f"http://127.0.0.1:{self.app_ports[name]}/healthz", timeout)

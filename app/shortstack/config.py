@@ -40,8 +40,8 @@ class Settings:
         """Build settings from `env`, falling back to the defaults documented in .env.example."""
         hostname = socket.gethostname()
         return cls(
-            database_url=env.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/shortstack"),
-            redis_url=env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            database_url=env.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/shortstack",
+            redis_url=env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
             secret_key=env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
             public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
             instance_id=env.get("INSTANCE_ID") or hostname,

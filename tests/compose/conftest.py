@@ -23,6 +23,13 @@ def _prepare_engine() -> None:
         if result.returncode != 0:
             pytest.exit(f"{script.name} failed:\n{result.stdout}{result.stderr}", returncode=3)
         print(result.stdout, end="")
+    # A run that was killed (CI's time limit, a closed laptop) leaves its project behind, and
+    # `restart: unless-stopped` would bring it back with the engine: remove it first.
+    listed = subprocess.run(["docker", "compose", "ls", "--all", "--quiet", "--filter", "name=shortstack-test-"],
+                            capture_output=True, text=True, timeout=60).stdout.split()
+    for stale in listed:
+        subprocess.run(["docker", "compose", "-p", stale, "down", "-v", "--remove-orphans", "--timeout", "5"],
+                       capture_output=True, timeout=300)
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,9 @@ import pytest
 import requests
 
 from local_stack import LocalStack
-from local_stack.stack import REPO, free_port
-from support import create_link, follow, fresh_data_dir
+from fake_telegram import FakeBotAPI
+from local_stack.stack import REPO, _require_free_port, free_port
+from support import create_link, follow, fresh_data_dir, wait_for
 
 
 def listening(port: int) -> bool:
@@ -33,8 +34,9 @@ def read_until(process: subprocess.Popen, output: Path, marker: str, timeout: fl
     return output.read_text()
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
-def test_runner_serves_then_stops_every_process_it_started(stack, stop_signal, request):
+@pytest.mark.parametrize("stop_signals", [[signal.SIGTERM], [signal.SIGINT], [signal.SIGTERM, signal.SIGTERM]],
+                         ids=["SIGTERM", "Ctrl-C", "SIGTERM twice"])
+def test_runner_serves_then_stops_every_process_it_started(stack, stop_signals, request):
     port, data_dir = free_port(), fresh_data_dir()
     request.addfinalizer(lambda: shutil.rmtree(data_dir, ignore_errors=True))
     env = {"REPLICAS": "2", "WORKERS": "1", "HTTP_PORT": str(port), "LOCAL_DATA_DIR": str(data_dir),
@@ -50,10 +52,13 @@ def test_runner_serves_then_stops_every_process_it_started(stack, stop_signal, r
         served = {requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).headers["X-Served-By"] for _ in range(10)}
         assert served == {"app-1", "app-2"}
 
-        process.send_signal(stop_signal)
+        for stop_signal in stop_signals:
+            process.send_signal(stop_signal)
+            time.sleep(0.2)  # the second one lands while the first is stopping the processes
         assert process.wait(30) == 0
         for p in [port, *replica_ports]:
             assert not listening(p), f"port {p} still listening after the runner stopped"
+        assert "Traceback" not in output_file.read_text()
     finally:
         if process.poll() is None:
             process.kill()
@@ -78,6 +83,41 @@ def test_taken_port_is_explained(tmp_path):
                                      "LOCAL_DATA_DIR": str(tmp_path)}, timeout=30)
     assert result.returncode == 2
     assert "already in use" in result.stderr and "HTTP_PORT" in result.stderr
+
+
+def test_a_port_held_only_by_time_wait_connections_of_a_previous_run_is_free():
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as nginx's listener has
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server side closes first, as nginx does: its port keeps a TIME_WAIT
+        client.close()
+    _require_free_port(port)
+
+
+def test_dotenv_and_an_exported_bot_token_are_honoured(stack, tmp_path):
+    api = FakeBotAPI("42:LOCAL")
+    data_dir = fresh_data_dir()
+    # .env in the folder it starts from, as compose reads it; exported variables win over it.
+    (tmp_path / ".env").write_text(f"REPLICAS=1\nWORKERS=0\nHTTP_PORT=1\nTELEGRAM_API_URL={api.url}\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HTTP_PORT": str(free_port()), "LOCAL_DATA_DIR": str(data_dir),
+           "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url, "TELEGRAM_BOT_TOKEN": "42:LOCAL"}
+    output_file = tmp_path / "runner.out"
+    with open(output_file, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "local_stack"], cwd=tmp_path, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        output = read_until(process, output_file, "Ctrl-C stops everything.", 60)
+        assert re.findall(r"app-\d", output.split("replicas:")[1].splitlines()[0]) == ["app-1"]
+        wait_for(lambda: "getMe" in api.calls, 15, "the bot consumer to call getMe")
+    finally:
+        process.terminate()
+        process.wait(30)
+        api.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def test_data_is_kept_between_runs_in_the_data_folder():

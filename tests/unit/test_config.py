@@ -5,8 +5,10 @@ from shortstack.migrate import yoyo_url
 
 
 def test_defaults_apply_to_empty_values():
-    settings = Settings.from_env({"LINK_CACHE_TTL": "", "INSTANCE_ID": ""})
+    settings = Settings.from_env({"LINK_CACHE_TTL": "", "INSTANCE_ID": "", "DATABASE_URL": "", "REDIS_URL": ""})
     assert settings.link_cache_ttl == 3600
+    assert settings.database_url == "postgresql://postgres@127.0.0.1:5432/shortstack"
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.instance_id  # falls back to the host name
 
 
