@@ -4,7 +4,6 @@ exactly as the README says (`docker compose up --build --wait`) and always remov
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -46,6 +45,5 @@ def project(request) -> ComposeProject:
         yield running
     finally:
         # Whatever happened, keep the logs for a person and leave nothing behind.
-        ARTIFACTS.mkdir(exist_ok=True)
-        Path(ARTIFACTS / f"{running.name}.log").write_text(running.compose("logs", "--no-color", check=False).stdout)
+        running.save_logs(ARTIFACTS)
         running.compose("down", "-v", "--remove-orphans", "--timeout", "30", timeout=300, check=False)

@@ -75,3 +75,9 @@ class ComposeProject:
 
     def logs(self) -> str:
         return self.compose("logs", "--no-color", "--no-log-prefix", timeout=120).stdout
+
+    def save_logs(self, folder: Path) -> None:
+        """Append every container's log to FOLDER/<project>.log (`down` deletes them)."""
+        folder.mkdir(exist_ok=True)
+        with open(folder / f"{self.name}.log", "a") as out:
+            out.write(self.compose("logs", "--no-color", "--timestamps", check=False).stdout)

@@ -14,7 +14,7 @@ import time
 
 import requests
 
-from conftest import TELEGRAM_SECRET
+from conftest import ARTIFACTS, TELEGRAM_SECRET
 from tests.integration.fake_telegram import message_update
 from tests.integration.support import wait_for
 
@@ -141,6 +141,7 @@ def test_4_scaling_down_5_to_2_under_load_fails_no_request(project):
         time.sleep(2)
         project.compose("up", "-d", "--scale", "app=2")
         time.sleep(8)  # past nginx's next re-resolve: the stopped replicas are out of its list
+    print(f"scale-down 5 → 2 under load: {dict(load.ok)} answered, {len(load.failures)} failed")
     assert len(project.container_ids("app")) == 2
     assert load.ok["GET"] > 100 and load.ok["POST"] >= 10, load.ok
     assert load.failures == []
@@ -203,6 +204,7 @@ def test_7_the_logs_hold_no_traceback_and_nothing_repeats_while_idle(project):
 
 
 def test_8_down_and_up_again_keeps_links_and_clicks(project):
+    project.save_logs(ARTIFACTS)
     project.compose("down", timeout=300)
     assert project.containers() == []
     project.compose("up", "-d", "--wait", timeout=600)

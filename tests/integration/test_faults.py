@@ -3,6 +3,8 @@
 Each test prints what it sent and what happened, so the figures reach the CI log.
 """
 
+import json
+import re
 import signal
 import time
 
@@ -138,3 +140,19 @@ def test_a_hung_replica_is_cut_off_and_costs_no_request(stack):
     # After the first timeouts nginx marks it failed and only probes it now and then.
     assert len(slow) <= 0.05 * len(load.outcomes)
     wait_for(lambda: follow(stack, code).headers["X-Served-By"] == "app-3", 30, "app-3 to serve again")
+
+
+def test_with_every_replica_gone_a_get_is_tried_twice_a_post_once_and_both_explained():
+    with disposable_stack(replicas=1, workers=0) as lonely:
+        lonely.stop_process("app-1")
+        page = requests.get(f"{lonely.url}/anything", timeout=30)
+        api = requests.get(f"{lonely.url}/api/v1/links/anything", timeout=30)
+        create = requests.post(f"{lonely.url}/api/v1/links", json={"url": "https://example.com/x"}, timeout=30)
+        log = [line for line in (lonely.logs_dir / "nginx.log").read_text().splitlines() if '"status":502' in line]
+    assert page.status_code == 502 and "Temporarily unavailable" in page.text
+    assert api.status_code == 502 and api.headers["Content-Type"] == "application/problem+json"
+    assert create.status_code == 502 and create.headers["Content-Type"] == "application/problem+json"
+    tries = {json.loads(line)["uri"]: len(re.findall(r"\d+\.\d+\.\d+\.\d+:\d+", json.loads(line)["upstream_addr"]))
+             for line in log}
+    # A GET gets a second pass over the replica list (@again in nginx's config); a POST does not.
+    assert tries == {"/anything": 2, "/api/v1/links/anything": 2, "/api/v1/links": 1}, log

@@ -1,5 +1,6 @@
 """The shared nginx config, checked by nginx itself (the compose-only include is checked as text)."""
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -24,7 +25,15 @@ def test_compose_upstream_re_resolves_app_through_docker_dns():
 
 def test_every_error_page_nginx_refers_to_exists():
     config = (NGINX_DIR / "conf.d" / "shortstack.conf").read_text()
-    pages = {line.split()[-1].rstrip(";") for line in config.splitlines() if line.strip().startswith("error_page")}
-    assert pages, "no error_page directives found"
-    for page in pages:
+    targets = {line.split()[-1].rstrip(";") for line in config.splitlines() if line.strip().startswith("error_page")}
+    assert targets, "no error_page directives found"
+    files = {t for t in targets if t.startswith("/")}
+    for target in targets - files:
+        if target.startswith("@"):  # a named location
+            assert f"location {target} {{" in config, target
+        else:  # a variable set by a map: every page it can name
+            block = re.search(r"map \$uri " + re.escape(target) + r" \{(.*?)\}", config, re.S)
+            assert block, target
+            files |= {line.split()[-1].rstrip(";") for line in block.group(1).strip().splitlines()}
+    for page in files:
         assert (NGINX_DIR / page.lstrip("/")).is_file(), page
