@@ -8,13 +8,14 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt app/requirements.t
 LOCAL_PACKAGES := nginx:nginx-light redis-server:redis-server initdb:postgresql
 TEST_PACKAGES  := $(LOCAL_PACKAGES) chromium:chromium
 
-.PHONY: help deps test-deps local test test-compose bench clean
+.PHONY: help deps test-deps local test test-compose bench bench-compose clean
 
 help:
 	@echo "make local         run nginx + REPLICAS app replicas + WORKERS click workers on http://127.0.0.1:\$${HTTP_PORT:-8080}"
 	@echo "make test          install what is missing, then run every test that needs no Docker engine"
 	@echo "make test-compose  the compose suite: the real docker-compose.yml on a Docker engine (started if none runs)"
 	@echo "make bench         scaling experiment against the local stack (QUICK=1: under 2 minutes)"
+	@echo "make bench-compose the replica scaling against docker-compose.yml on a Docker engine"
 	@echo "make deps          only install (Debian packages and the Python virtualenv)"
 
 deps: PACKAGES = $(LOCAL_PACKAGES)
@@ -54,6 +55,11 @@ test-compose: deps
 
 bench: deps
 	$(PYTHON) -m loadtest.bench $(if $(QUICK),--quick)
+
+bench-compose: deps
+	bash tests/compose/engine.sh
+	bash tests/compose/offline-images/build.sh
+	$(PYTHON) -m loadtest.bench --compose $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

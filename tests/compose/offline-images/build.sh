@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds local stand-ins for the registry images that docker-compose.yml and the Dockerfiles name,
-# for an engine that cannot reach a registry. Only missing images are built; a registry image that
-# is already present (pulled) is used as it is. README.md beside this file says how each differs.
+# Makes sure every registry image that docker-compose.yml and the Dockerfiles name exists locally:
+# pulled when a registry answers, else a stand-in is built here (an engine with no registry).
+# Images already present are left as they are. README.md beside this file says how each differs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -34,6 +34,8 @@ base() {  # a minimal Debian SUITE imported as shortstack-offline/debian:SUITE
 for entry in "${images[@]}"; do
   read -r name folder suite <<<"$entry"
   have "$name" && continue
+  # The official image when a registry answers (offline, the pull fails at once).
+  docker pull -q "$name" >/dev/null 2>&1 && continue
   [ "$suite" = - ] || base "$suite"
   context=$(mktemp -d)
   cp -r "$here/$folder/." "$context/"
