@@ -273,8 +273,10 @@ def run_compose_scaling(plan: Plan, out: Path) -> list[Point]:
            "LINK_CREATE_RATE_LIMIT": "1000000/minute"}
 
     def compose(*args: str) -> None:
-        subprocess.run(["docker", "compose", "-p", project, *args], cwd=REPO, env=env, check=True, timeout=900,
-                       stdout=subprocess.DEVNULL)
+        result = subprocess.run(["docker", "compose", "-p", project, *args], cwd=REPO, env=env, capture_output=True,
+                                text=True, timeout=900)
+        if result.returncode != 0:
+            raise RuntimeError(f"docker compose {' '.join(args)} failed:\n{result.stderr[-3000:]}")
 
     # The replicas are not reachable from the host to drain them one by one (as the local stack
     # does), so the warm-up's abandoned requests get a pause to finish instead.

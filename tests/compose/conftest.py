@@ -14,7 +14,8 @@ TELEGRAM_SECRET = "compose-webhook-secret"
 ARTIFACTS = REPO / "tests" / "artifacts"
 
 
-def _prepare_engine() -> None:
+@pytest.fixture(scope="session", autouse=True)
+def engine() -> None:
     """A Docker engine with Compose v2, and every registry image the project names (stand-ins
     where no registry is reachable)."""
     for script in (HERE / "engine.sh", HERE / "offline-images" / "build.sh"):
@@ -24,17 +25,17 @@ def _prepare_engine() -> None:
         print(result.stdout, end="")
     # A run that was killed (CI's time limit, a closed laptop) leaves its project behind, and
     # `restart: unless-stopped` would bring it back with the engine: remove it first.
-    listed = subprocess.run(["docker", "compose", "ls", "--all", "--quiet", "--filter", "name=shortstack-test-"],
-                            capture_output=True, text=True, timeout=60).stdout.split()
-    for stale in listed:
+    stale_projects = [name for prefix in ("shortstack-test-", "shortstack-bench-") for name in subprocess.run(
+        ["docker", "compose", "ls", "--all", "--quiet", "--filter", f"name={prefix}"],
+        capture_output=True, text=True, timeout=60).stdout.split()]
+    for stale in stale_projects:
         subprocess.run(["docker", "compose", "-p", stale, "down", "-v", "--remove-orphans", "--timeout", "5"],
                        capture_output=True, timeout=300)
 
 
 @pytest.fixture(scope="session")
-def project(request) -> ComposeProject:
+def project() -> ComposeProject:
     """The running stack (3 replicas, with the bot on against the fake Bot API)."""
-    _prepare_engine()
     running = ComposeProject(env={
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
         "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,

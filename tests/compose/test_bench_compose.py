@@ -1,0 +1,24 @@
+"""`make bench-compose QUICK=1` end to end: a project of its own, scaled 1 → 2, measured, removed."""
+
+import csv
+import subprocess
+import sys
+
+from project import REPO
+
+
+def test_the_compose_scaling_experiment_writes_its_results_and_leaves_no_project(tmp_path):
+    out = tmp_path / "results"
+    result = subprocess.run([sys.executable, "-m", "loadtest.bench", "--compose", "--quick", "--out", str(out)],
+                            cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with open(out / "summary.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row["experiment"], row["replicas"]) for row in rows] == [("scaling", "1"), ("scaling", "2")]
+    assert all(float(row["rps"]) > 0 and float(row["failure_ratio"]) == 0 for row in rows), rows
+    # CPU per compose service, from docker stats: the app replicas and nginx did the work.
+    assert all(float(row["cpu_app_pct"]) > 0 and float(row["cpu_nginx_pct"]) > 0 for row in rows), rows
+    assert "## Scaling" in (out / "report.md").read_text()
+    leftovers = subprocess.run(["docker", "compose", "ls", "--all", "--quiet", "--filter", "name=shortstack-bench-"],
+                               capture_output=True, text=True, timeout=60).stdout.split()
+    assert leftovers == []
