@@ -7,11 +7,7 @@ import subprocess
 
 import pytest
 
-from project import HERE, REPO, ComposeProject
-
-TELEGRAM_TOKEN = "123456:COMPOSE-TEST-TOKEN"
-TELEGRAM_SECRET = "compose-webhook-secret"
-ARTIFACTS = REPO / "tests" / "artifacts"
+from project import ARTIFACTS, HERE, TELEGRAM_SECRET, TELEGRAM_TOKEN, ComposeProject
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,6 +12,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+ARTIFACTS = REPO / "tests" / "artifacts"
+TELEGRAM_TOKEN = "123456:COMPOSE-TEST-TOKEN"
+TELEGRAM_SECRET = "compose-webhook-secret"
 # Adds only the fake Telegram Bot API the bot talks to; every service of the stack is the real one.
 TEST_OVERRIDE = HERE / "fake-telegram.yml"
 

@@ -14,7 +14,7 @@ import time
 
 import requests
 
-from conftest import ARTIFACTS, TELEGRAM_SECRET
+from project import ARTIFACTS, TELEGRAM_SECRET
 from tests.integration.fake_telegram import message_update
 from tests.integration.support import wait_for
 
