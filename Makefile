@@ -47,6 +47,7 @@ local: deps
 	$(PYTHON) -m local_stack
 
 test: test-deps
+	$(VENV)/bin/ruff check .
 	$(PYTHON) -m pytest
 
 # Engine, Compose v2 and (offline) stand-in images are set up by the suite itself; see tests/compose/.

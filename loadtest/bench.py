@@ -250,18 +250,19 @@ def run_experiments(plan: Plan, out: Path, data_dir: Path) -> list[Point]:
         print(f"stack up at {stack.url}; results in {out}", flush=True)
         for label, user in (("nginx only", "NginxOnly"), ("nginx → Flask, no I/O", "FlaskHello"),
                             ("redirect hot path", "Redirect")):
-            points.append(measure(local_target(stack), plan, out, "ceiling", label, "ceilings.py", [user], plan.users, 2, "sync"))
+            points.append(measure(local_target(stack), plan, out, "ceiling", label, "ceilings.py", [user], plan.users,
+                                  2, "sync"))
         for n in plan.replicas:
             stack.set_replicas(n, one_process)
-            points.append(measure(local_target(stack), plan, out, "scaling", f"{n} replicas", "locustfile.py", [], plan.users,
-                                  n, "sync"))
+            points.append(measure(local_target(stack), plan, out, "scaling", f"{n} replicas", "locustfile.py", [],
+                                  plan.users, n, "sync"))
         for worker_class in ("sync", "gthread", "gevent"):
             env = {**one_process, "GUNICORN_WORKER_CLASS": worker_class, "DOWNSTREAM_DELAY_MS": str(plan.io_delay_ms),
                    "GUNICORN_THREADS": str(plan.gthread_threads if worker_class == "gthread" else 1)}
             stack.set_replicas(1, env)
             label = f"gthread ×{plan.gthread_threads}" if worker_class == "gthread" else worker_class
-            points.append(measure(local_target(stack), plan, out, "worker-class", label, "io_bound.py", [], plan.io_users, 1,
-                                  worker_class))
+            points.append(measure(local_target(stack), plan, out, "worker-class", label, "io_bound.py", [],
+                                  plan.io_users, 1, worker_class))
     return points
 
 

@@ -63,7 +63,8 @@ class Creator(FastHttpUser):
     @task
     def shorten(self) -> None:
         url = f"https://example.org/article/{random.getrandbits(64):x}"
-        with self.client.post("/api/v1/links", json={"url": url}, name="/api/v1/links", catch_response=True) as response:
+        with self.client.post("/api/v1/links", json={"url": url}, name="/api/v1/links",
+                              catch_response=True) as response:
             if response.status_code != 201:
                 response.failure(f"expected 201, got {response.status_code}")
             elif response.json().get("url") != url or not response.json().get("code"):

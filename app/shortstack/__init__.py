@@ -9,8 +9,8 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import api, demo, health, metrics, pages, problems, ratelimit, redirects, telegram_webhook
-from .cluster import AppHeartbeat
 from .backends import Backends
+from .cluster import AppHeartbeat
 from .config import Settings, check_production
 from .links import LinkStore
 

@@ -97,7 +97,8 @@ class LinkStore:
                 ).fetchone()
                 if row is not None:
                     link = Link(*row)
-                    self._cache_put(code, Target.of(link.url, link.expires_at).to_cache(), self._settings.link_cache_ttl)
+                    self._cache_put(code, Target.of(link.url, link.expires_at).to_cache(),
+                                    self._settings.link_cache_ttl)
                     return link
         if new.alias:
             raise AliasTaken(new.alias)
@@ -123,7 +124,8 @@ class LinkStore:
     def clicks_since(self, code: str, hours: int) -> int:
         """Clicks on `code` stored in the last `hours` hours."""
         with self._backends.db.connection() as conn:
-            return conn.execute("SELECT count(*) FROM clicks WHERE code = %s AND clicked_at >= now() - %s * interval '1 hour'",
+            return conn.execute("SELECT count(*) FROM clicks"
+                                " WHERE code = %s AND clicked_at >= now() - %s * interval '1 hour'",
                                 (code, hours)).fetchone()[0]
 
     def record_telegram_owner(self, user_id: int, code: str) -> None:

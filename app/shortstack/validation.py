@@ -148,7 +148,8 @@ def validate_expiry(value: object, now: datetime) -> datetime | None:
     try:
         expires_at = datetime.fromisoformat(value)
     except ValueError:
-        raise ValidationError("expires_at", "expires_at must be an ISO 8601 date-time, like 2030-01-31T12:00:00Z.") from None
+        raise ValidationError("expires_at",
+                              "expires_at must be an ISO 8601 date-time, like 2030-01-31T12:00:00Z.") from None
     if expires_at.tzinfo is None:
         raise ValidationError("expires_at", "expires_at must include a time zone, like 2030-01-31T12:00:00Z.")
     if expires_at <= now:

@@ -23,7 +23,7 @@ import psycopg
 import redis
 import ua_parser
 
-from . import cluster, clickstream
+from . import clickstream, cluster
 from .backends import connect_db, connect_redis
 from .config import Settings
 from .streams import READ_BLOCK_MS, StreamReader

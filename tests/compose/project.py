@@ -55,7 +55,8 @@ class ComposeProject:
         command = ["docker", "compose", "-p", self.name, "-f", "docker-compose.yml", "-f", str(TEST_OVERRIDE), *args]
         result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
-            raise AssertionError(f"{' '.join(command[5:])} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(f"{' '.join(command[5:])} exited {result.returncode}:\n"
+                                 f"{result.stdout}\n{result.stderr}")
         return result
 
     def containers(self, service: str | None = None) -> list[dict]:

@@ -8,8 +8,8 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 import psycopg

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from support import SteadyLoad, cache, create_link, db, disposable_stack, follow, wait_for
+from support import SteadyLoad, create_link, db, disposable_stack, follow, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +41,9 @@ def lost_clicks(stack) -> int:
 
 def test_killed_and_stopped_replicas_fail_no_get_and_apply_no_post_twice(stack):
     code = create_link(stack, url="https://example.com/steady")["code"]
-    post = lambda session, seq: session.post(f"{stack.url}/api/v1/links", timeout=30,
-                                             json={"url": f"https://example.com/fault/{seq}"})
+    def post(session, seq):
+        return session.post(f"{stack.url}/api/v1/links", timeout=30, json={"url": f"https://example.com/fault/{seq}"})
+
     with SteadyLoad(redirects(stack, code), threads=4) as gets, SteadyLoad(post, threads=1, pause_s=0.1) as posts:
         time.sleep(1)
         stack.kill("app-1", signal.SIGKILL)

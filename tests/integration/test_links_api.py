@@ -41,7 +41,9 @@ def test_unknown_link_is_a_problem(stack):
 
 BAD_REQUESTS = [
     # (what, request kwargs, status, words in detail)
-    ("not JSON content type", {"data": "url=https://example.com", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 415, "application/json"),
+    ("not JSON content type",
+     {"data": "url=https://example.com", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 415,
+     "application/json"),
     ("malformed JSON", {"data": '{"url": ', "headers": {"Content-Type": "application/json"}}, 400, "not valid JSON"),
     ("JSON array", {"json": ["https://example.com"]}, 422, "JSON object"),
     ("missing url", {"json": {}}, 422, "required"),
@@ -80,8 +82,8 @@ def test_a_link_to_the_shortener_itself_is_refused(stack):
 def test_duplicate_alias_is_409_and_keeps_the_first_link(stack):
     create_link(stack, url="https://first.example", alias="taken-alias")
     before = link_rows(stack)
-    response = requests.post(f"{stack.url}/api/v1/links", json={"url": "https://second.example", "alias": "taken-alias"},
-                             timeout=5)
+    response = requests.post(f"{stack.url}/api/v1/links", timeout=5,
+                             json={"url": "https://second.example", "alias": "taken-alias"})
     assert response.status_code == 409
     assert "already taken" in response.json()["detail"]
     assert link_rows(stack) == before

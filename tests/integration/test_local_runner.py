@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from local_stack import LocalStack
 from fake_telegram import FakeBotAPI
+from local_stack import LocalStack
 from local_stack.stack import REPO, _require_free_port, free_port
 from support import create_link, follow, fresh_data_dir, wait_for
 

@@ -31,7 +31,8 @@ def test_two_concurrent_migrate_jobs_both_succeed_and_apply_once(stack):
 
 def test_migrate_explains_an_unreachable_database():
     result = subprocess.run([sys.executable, "-m", "shortstack.migrate"], cwd=APP_DIR, capture_output=True, text=True,
-                            env={"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "MIGRATE_WAIT_S": "2"}, timeout=90)
+                            env={"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none", "MIGRATE_WAIT_S": "2"},
+                            timeout=90)
     assert result.returncode != 0
     assert "PostgreSQL did not accept connections" in result.stderr
     assert "Traceback" not in result.stderr

@@ -13,7 +13,8 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 def test_a_short_link_redirects_and_its_clicks_are_counted(stack):
     link = create_link(stack, url="https://example.com/landing")
     for _ in range(4):
-        response = follow(stack, link["code"], Referer="https://news.ycombinator.com/item?id=1", **{"User-Agent": CHROME})
+        response = follow(stack, link["code"], Referer="https://news.ycombinator.com/item?id=1",
+                          **{"User-Agent": CHROME})
         assert response.status_code == 302
         assert response.headers["Location"] == "https://example.com/landing"
         assert response.headers["Cache-Control"] == "no-store"

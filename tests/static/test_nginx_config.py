@@ -2,7 +2,6 @@
 
 import re
 import subprocess
-from pathlib import Path
 
 from local_stack.stack import NGINX_DIR, find_binary, nginx_command, write_nginx_prefix
 
