@@ -13,24 +13,20 @@ so the rest of the stack runs as usual.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
-import signal
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Callable
-from urllib.parse import urlsplit
 
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
+from . import shorturls, updatestream
 from .backends import Backends, connect_redis
 from .config import Settings
+from .lifecycle import LivenessFile, configure_logging, on_stop_signals
 from .links import LinkStore
 from .streams import READ_BLOCK_MS, StreamReader
-from .telegram_webhook import UPDATES_GROUP, UPDATES_STREAM
 from .validation import ValidationError, looks_like_code, parse_new_link
 
 log = logging.getLogger("shortstack.bot")
@@ -80,7 +76,8 @@ class LinkBot:
             await message.reply_text("Send me a full link starting with http:// or https://, or /help.")
             return
         try:
-            new = parse_new_link({"url": found.group(0)}, datetime.now(timezone.utc), own_host=self._own_host(),
+            new = parse_new_link({"url": found.group(0)}, datetime.now(timezone.utc),
+                                 own_host=shorturls.own_host(self.settings.public_base_url),
                                  block_private=self.settings.block_private_targets)
             link = await asyncio.to_thread(self.links.create, new)
         except ValidationError as exc:
@@ -119,21 +116,18 @@ class LinkBot:
         log.error("handling update failed: %s", context.error, exc_info=context.error)
 
     def _short_url(self, code: str) -> str:
-        return f"{self.settings.public_base_url or 'http://localhost:8080'}/{code}"
-
-    def _own_host(self) -> str | None:
-        return urlsplit(self.settings.public_base_url).netloc.lower() or None
+        return shorturls.short_url(self.settings.public_base_url, code)
 
 
-async def consume(bot: LinkBot, stop: asyncio.Event, alive: Callable[[], None]) -> None:
+async def consume(bot: LinkBot, stop: asyncio.Event, liveness: LivenessFile) -> None:
     """Process queued webhook updates until `stop` is set (each acknowledged once handled)."""
     client = connect_redis(bot.settings.redis_url, blocking_ms=READ_BLOCK_MS)
-    reader = StreamReader(client, UPDATES_STREAM, UPDATES_GROUP, bot.settings.worker_name, batch_size=50,
+    reader = StreamReader(client, updatestream.STREAM, updatestream.GROUP, bot.settings.worker_name, batch_size=50,
                           claim_idle_ms=CLAIM_IDLE_MS)
     async with bot.application(polling=False) as application:  # initialize() calls getMe
-        log.info("bot worker %s consuming %r", reader.consumer, UPDATES_STREAM)
+        log.info("bot worker %s consuming %r", reader.consumer, updatestream.STREAM)
         while not stop.is_set():
-            alive()
+            liveness.touch()
             try:
                 entries = await asyncio.to_thread(reader.next_batch, READ_BLOCK_MS)
             except Exception as exc:  # Redis down: wait and retry, the updates stay queued
@@ -142,28 +136,23 @@ async def consume(bot: LinkBot, stop: asyncio.Event, alive: Callable[[], None]) 
                 continue
             for stream_id, fields in entries:
                 if fields is not None:
-                    await application.process_update(Update.de_json(json.loads(fields["update"]), application.bot))
+                    await application.process_update(Update.de_json(updatestream.decode(fields), application.bot))
                 await asyncio.to_thread(reader.done, [stream_id])
 
 
 def _run_consumer(settings: Settings) -> None:
-    heartbeat = Path(settings.worker_heartbeat_file) if settings.worker_heartbeat_file else None
-
-    def alive() -> None:
-        if heartbeat:
-            heartbeat.touch()
+    liveness = LivenessFile(settings.worker_heartbeat_file)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        on_stop_signals(lambda: loop.call_soon_threadsafe(stop.set))
         if settings.telegram_bot_token:
-            await consume(LinkBot(settings), stop, alive)
+            await consume(LinkBot(settings), stop, liveness)
             return
         log.info("TELEGRAM_BOT_TOKEN is not set: the bot is off; idling until stopped")
         while not stop.is_set():
-            alive()
+            liveness.touch()
             try:
                 await asyncio.wait_for(stop.wait(), timeout=10)
             except asyncio.TimeoutError:
@@ -172,13 +161,18 @@ def _run_consumer(settings: Settings) -> None:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Bot API call is noise
     commands = ("consume", "poll", "set-webhook", "delete-webhook")
     if len(argv) != 1 or argv[0] not in commands:
         print(f"usage: python -m shortstack.bot {{{'|'.join(commands)}}}", file=sys.stderr)
         return 2
     settings = Settings.from_env()
+    if settings.telegram_bot_token and not settings.public_base_url:
+        print("TELEGRAM_BOT_TOKEN is set but PUBLIC_BASE_URL is empty: the bot's replies carry short links, so it "
+              "needs the address people reach this stack at, e.g. PUBLIC_BASE_URL=http://localhost:8080",
+              file=sys.stderr)
+        return 2
     if argv[0] == "consume":
         _run_consumer(settings)
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import metrics, services
 from .problems import problem
@@ -49,3 +50,9 @@ def _check_redis() -> str:
     except Exception as exc:
         return f"error: {type(exc).__name__}: {exc}".strip()
     return "ok"
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> Response:
+    """Prometheus text exposition for this replica (nginx does not expose it)."""
+    return Response(generate_latest(metrics.registry()), mimetype=CONTENT_TYPE_LATEST)

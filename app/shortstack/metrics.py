@@ -2,24 +2,21 @@
 
 gunicorn's workers are separate processes, so prometheus_client runs in multiprocess mode when
 PROMETHEUS_MULTIPROC_DIR is set (each replica has its own folder, emptied when it starts, see
-gunicorn.conf.py). GET /metrics on a replica answers for the whole replica; nginx does not
-expose it — scrape the replicas directly.
+gunicorn.conf.py). GET /metrics on a replica (health.py) answers for the whole replica; nginx
+does not expose it — scrape the replicas directly. No web imports here: the link store counts too.
 """
 
 from __future__ import annotations
 
 import os
 
-from flask import Blueprint, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, multiprocess
 
 CLICKS_QUEUED = Counter("shortstack_clicks_queued_total", "Clicks appended to the click stream.")
 CLICKS_LOST = Counter("shortstack_clicks_lost_total", "Clicks that could not be queued because Redis was unavailable.")
 CACHE_LOOKUPS = Counter("shortstack_link_cache_lookups_total", "Link cache lookups by result.", ["result"])
 REQUESTS = Counter("shortstack_http_requests_total", "Requests answered, by endpoint and status.",
                    ["endpoint", "status"])
-
-bp = Blueprint("metrics", __name__)
 
 
 def registry() -> CollectorRegistry:
@@ -36,8 +33,3 @@ def total(name: str) -> float:
     return sum(sample.value for family in registry().collect() if family.name == name.removesuffix("_total")
                for sample in family.samples if sample.name == name)
 
-
-@bp.get("/metrics")
-def metrics() -> Response:
-    """Prometheus text exposition for this replica."""
-    return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)

@@ -16,6 +16,7 @@ from yoyo import get_backend, read_migrations
 
 from .backends import connect_db
 from .config import Settings
+from .lifecycle import configure_logging
 
 log = logging.getLogger("shortstack.migrate")
 
@@ -69,7 +70,7 @@ def migrate(database_url: str) -> list[str]:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     settings = Settings.from_env()
     wait_for_database(settings.database_url, settings.migrate_wait_s)
     if up_to_date(settings.database_url):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from flask import current_app, request
 
+from . import shorturls
 from .backends import Backends
 from .config import Settings
 from .links import LinkStore
@@ -32,11 +32,11 @@ def public_base_url() -> str:
 
 def short_url(code: str) -> str:
     """The short link a person follows for `code`."""
-    return f"{public_base_url()}/{code}"
+    return shorturls.short_url(public_base_url(), code)
 
 
 def parse_link_request(body: object, now: datetime) -> NewLink:
     """Validate a new link as this deployment does: never pointing at itself, and not at private
     addresses when BLOCK_PRIVATE_TARGETS is on. Raises ValidationError."""
-    return parse_new_link(body, now, own_host=urlsplit(public_base_url()).netloc.lower(),
+    return parse_new_link(body, now, own_host=shorturls.own_host(public_base_url()),
                           block_private=settings().block_private_targets)

@@ -9,29 +9,17 @@ the bot's asyncio machinery inside the view anyway.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 import redis
 from flask import Blueprint, Response, jsonify, request
 
-from . import services
+from . import services, updatestream
 from .problems import problem
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("telegram", __name__)
-
-UPDATES_STREAM = "bot:updates"
-UPDATES_GROUP = "bot-workers"
-SEEN_TTL_S = 24 * 3600
-# Mark the update seen and queue it in one step: a crash between the two would lose it.
-_ENQUEUE_ONCE = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  return redis.call('XADD', KEYS[2], '*', 'update', ARGV[2])
-end
-return false
-"""
 
 
 @bp.post("/telegram/webhook")
@@ -48,11 +36,10 @@ def webhook() -> Response:
         return problem(400, "The body must be a Telegram Update: a JSON object with an integer update_id.")
     client = services.backends().redis
     try:
-        queued = client.eval(_ENQUEUE_ONCE, 2, f"bot:seen:{update['update_id']}", UPDATES_STREAM, SEEN_TTL_S,
-                             json.dumps(update))
+        queued = updatestream.enqueue_once(client, update)
     except redis.RedisError as exc:
         log.warning("telegram update %s not queued: %s", update["update_id"], exc)
         response = problem(503, "The update queue is unavailable; Telegram will deliver the update again.")
         response.headers["Retry-After"] = "5"
         return response
-    return jsonify(queued=bool(queued))
+    return jsonify(queued=queued)

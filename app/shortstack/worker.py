@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import functools
 import logging
-import signal
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
@@ -26,6 +24,7 @@ import ua_parser
 from . import clickstream, cluster
 from .backends import connect_db, connect_redis
 from .config import Settings
+from .lifecycle import LivenessFile, configure_logging, on_stop_signals
 from .streams import READ_BLOCK_MS, StreamReader
 
 log = logging.getLogger("shortstack.worker")
@@ -114,7 +113,7 @@ class ClickWorker:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.name = settings.worker_name
-        self.heartbeat_file = Path(settings.worker_heartbeat_file) if settings.worker_heartbeat_file else None
+        self.liveness = LivenessFile(settings.worker_heartbeat_file)
         self.redis = connect_redis(settings.redis_url, blocking_ms=READ_BLOCK_MS)
         self.reader = StreamReader(self.redis, clickstream.STREAM, clickstream.GROUP, self.name,
                                    settings.click_batch_size, settings.click_claim_idle_ms)
@@ -160,8 +159,7 @@ class ClickWorker:
     def _announce(self) -> None:
         """Show that this worker lives: the heartbeat file (compose's healthcheck), the Redis
         heartbeat (/cluster) every second, and a log line every REPORT_EVERY_S with progress."""
-        if self.heartbeat_file:
-            self.heartbeat_file.touch()
+        self.liveness.touch()
         now = time.monotonic()
         if now - self._beat_at >= cluster.INTERVAL_S:
             try:
@@ -189,10 +187,9 @@ class ClickWorker:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    on_stop_signals(stop.set)
     ClickWorker(Settings.from_env()).run(stop)
 
 

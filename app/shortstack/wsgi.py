@@ -1,5 +1,5 @@
 """The WSGI entry point gunicorn serves: `gunicorn shortstack.wsgi:app`."""
 
-from . import create_app
+from .web import create_app
 
 app = create_app()

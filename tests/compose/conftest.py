@@ -37,6 +37,7 @@ def project() -> ComposeProject:
         "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
         "TELEGRAM_API_URL": "http://fake-telegram:8081",
     })
+    running.env["PUBLIC_BASE_URL"] = running.url  # the bot's replies carry links to this stack
     try:
         running.compose("up", "--build", "--wait", timeout=900)
         yield running

@@ -64,7 +64,7 @@ def test_1_up_build_wait_starts_every_service_healthy_and_migrates_once(project)
 
 def test_2_a_link_followed_60_times_is_served_by_all_3_replicas_and_counted_60_times(project):
     link = create(project, "https://example.com/compose/journey")
-    assert link["short_url"] == f"{project.url}/{link['code']}"
+    assert link["short_url"] == f"{project.url}/{link['code']}"  # PUBLIC_BASE_URL
     seen = served_by(project, link["code"], FOLLOWS)
     assert set(seen) == project.container_ids("app"), seen
     assert wait_for(lambda: click_count(project, link["code"]) == FOLLOWS, 15, f"{FOLLOWS} stored clicks")
@@ -184,7 +184,9 @@ def test_6_the_telegram_webhook_through_nginx_gets_exactly_one_reply(project):
         return [m["text"] for m in sent if int(m["chat_id"]) == user]
 
     [reply] = wait_for(replies, 20, "the bot's reply")
-    code = reply.split()[0].rsplit("/", 1)[1]
+    short_url = reply.split()[0]
+    assert short_url.startswith(f"{project.url}/")
+    code = short_url.rsplit("/", 1)[1]
     target = requests.get(f"{project.url}/{code}", allow_redirects=False, timeout=10).headers["Location"]
     assert target == "https://example.com/from-compose-telegram"
     time.sleep(2)

@@ -20,3 +20,12 @@ def test_bot_commands_say_the_bot_is_off():
                             env={**os.environ, "TELEGRAM_BOT_TOKEN": ""}, text=True, timeout=30)
     assert result.returncode == 2
     assert "TELEGRAM_BOT_TOKEN is not set: the bot is off." in result.stderr
+
+
+def test_a_bot_without_a_public_base_url_refuses_to_start_and_says_why():
+    # Its replies carry short links; without the public address they would point nowhere.
+    result = subprocess.run([sys.executable, "-m", "shortstack.bot", "consume"], cwd=APP_DIR, capture_output=True,
+                            env={**os.environ, "TELEGRAM_BOT_TOKEN": "1:X", "PUBLIC_BASE_URL": ""}, text=True,
+                            timeout=30)
+    assert result.returncode == 2
+    assert "PUBLIC_BASE_URL is empty" in result.stderr and "Traceback" not in result.stderr

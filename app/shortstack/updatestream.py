@@ -1,0 +1,33 @@
+"""The Telegram update stream contract: what the webhook view appends, what the bot consumer reads.
+
+Telegram redelivers an update on any non-2xx answer, possibly to another replica, so the
+webhook marks each update_id as seen and queues the update in one atomic step.
+"""
+
+from __future__ import annotations
+
+import json
+
+import redis
+
+STREAM = "bot:updates"
+GROUP = "bot-workers"
+SEEN_TTL_S = 24 * 3600
+# Mark the update seen and queue it in one step: a crash between the two would lose it.
+_ENQUEUE_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return redis.call('XADD', KEYS[2], '*', 'update', ARGV[2])
+end
+return false
+"""
+
+
+def enqueue_once(client: redis.Redis, update: dict) -> bool:
+    """Queue `update` unless its update_id was queued before; True if this call queued it."""
+    return bool(client.eval(_ENQUEUE_ONCE, 2, f"bot:seen:{update['update_id']}", STREAM, SEEN_TTL_S,
+                            json.dumps(update)))
+
+
+def decode(fields: dict[str, str]) -> dict:
+    """The update a stream entry carries."""
+    return json.loads(fields["update"])

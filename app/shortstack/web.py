@@ -1,0 +1,64 @@
+"""The web app factory: one Flask app per gunicorn worker process, with every blueprint."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import api, demo, health, metrics, pages, problems, ratelimit, redirects, telegram_webhook
+from .backends import Backends
+from .cluster import AppHeartbeat
+from .config import Settings, check_production
+from .lifecycle import configure_logging
+from .links import LinkStore
+
+MAX_BODY_BYTES = 16 * 1024
+csrf = CSRFProtect()
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """The app factory: one app per gunicorn worker process."""
+    settings = settings or Settings.from_env()
+    check_production(settings)
+    configure_logging()
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+                      SESSION_COOKIE_SAMESITE="Lax")
+    # nginx is the only client of a replica; trust exactly one hop of X-Forwarded-* from it.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
+
+    backends = Backends(settings)
+    heartbeat = AppHeartbeat(lambda: backends.redis, settings.instance_id)
+    heartbeat.start()
+    app.extensions["shortstack"] = {
+        "settings": settings,
+        "backends": backends,
+        "links": LinkStore(backends, settings),
+    }
+    csrf.init_app(app)
+    # JSON and machine endpoints: no forms, no cookies (the webhook has its own secret).
+    for blueprint in (api.bp, demo.bp, health.bp, telegram_webhook.bp):
+        csrf.exempt(blueprint)
+
+    @app.after_request
+    def served_by(response):
+        response.headers["X-Served-By"] = settings.instance_id
+        metrics.REQUESTS.labels(request.endpoint or "unmatched", response.status_code).inc()
+        heartbeat.count_request()
+        return response
+
+    @app.context_processor
+    def page_globals() -> dict:
+        return {"instance_id": settings.instance_id}
+
+    problems.register(app)
+    ratelimit.init_app(app, settings.redis_url)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(demo.bp)
+    app.register_blueprint(telegram_webhook.bp)
+    app.register_blueprint(pages.bp)
+    # Last: its catch-all /<code> must not shadow the other blueprints' routes.
+    app.register_blueprint(redirects.bp)
+    return app
