@@ -2,7 +2,7 @@
 # Docker ones, `make test-compose` runs the real docker-compose.yml on a Docker engine.
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt app/requirements.txt | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt app/requirements.txt worker/requirements.txt | cksum | cut -d' ' -f1)
 
 # Debian packages installed when their command is missing, as command:package pairs.
 LOCAL_PACKAGES := nginx:nginx-light redis-server:redis-server initdb:postgresql

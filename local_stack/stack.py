@@ -22,6 +22,7 @@ import redis
 
 REPO = Path(__file__).resolve().parent.parent
 APP_DIR = REPO / "app"
+WORKER_DIR = REPO / "worker"
 NGINX_DIR = REPO / "nginx"
 DEFAULT_DATA_DIR = REPO / ".local"
 
@@ -199,7 +200,7 @@ class LocalStack:
             self.add_worker(f"worker-{i}")
         # The children inherit this process's environment, so an exported token turns the bot on too.
         if {**os.environ, **self._app_env()}.get("TELEGRAM_BOT_TOKEN"):
-            self.add_worker("bot-1", "shortstack.bot", "consume")
+            self.add_worker("bot-1", "telegram_bot.py", "consume")
         for name in self.app_ports:
             self._wait_http(name, f"http://127.0.0.1:{self.app_ports[name]}/healthz", timeout)
         self._start_nginx(nginx)
@@ -257,12 +258,13 @@ class LocalStack:
         if not names <= seen or not seen <= (among or names):
             raise StackError(f"nginx routes to {sorted(seen)}, expected {sorted(names)}")
 
-    def add_worker(self, name: str, *module: str) -> Process:
+    def add_worker(self, name: str, *script: str) -> Process:
         """Start a stream consumer named `name` (its name in the consumer group): the click worker,
-        or another module such as ("shortstack.bot", "consume")."""
-        env = {**self._app_env(), "WORKER_NAME": name}
-        return self._spawn(Process(name, [sys.executable, "-m", *(module or ("shortstack.worker",))],
-                                   self.logs_dir / f"{name}.log", env, APP_DIR))
+        or another script of worker/ with its arguments, such as ("telegram_bot.py", "consume")."""
+        # As in the worker image, the shared package is importable and the script runs from worker/.
+        env = {**self._app_env(), "WORKER_NAME": name, "PYTHONPATH": str(APP_DIR)}
+        return self._spawn(Process(name, [sys.executable, *(script or ("click_worker.py",))],
+                                   self.logs_dir / f"{name}.log", env, WORKER_DIR))
 
     def restart(self, name: str, timeout: float = 60.0) -> None:
         """Start a stopped or killed process again with its original command, and wait until it answers.

@@ -2,7 +2,7 @@
 
 The view only checks the secret, de-duplicates update_id (Telegram redelivers on any non-2xx)
 and appends the raw update to a Redis stream; a bot worker processes it with
-python-telegram-bot (`python -m shortstack.bot consume`). A sync gunicorn worker could not run
+python-telegram-bot (`worker/telegram_bot.py consume`). A sync gunicorn worker could not run
 the bot's asyncio machinery inside the view anyway.
 """
 

@@ -6,7 +6,7 @@ import sys
 
 import requests
 
-from local_stack.stack import APP_DIR
+from local_stack.stack import APP_DIR, WORKER_DIR
 
 
 def test_webhook_is_off_without_a_token(stack):
@@ -15,17 +15,20 @@ def test_webhook_is_off_without_a_token(stack):
     assert "bot is off" in response.json()["detail"]
 
 
+def run_bot(command: str, **env: str) -> subprocess.CompletedProcess:
+    """`python telegram_bot.py COMMAND` as the worker image runs it, with extra `env`."""
+    return subprocess.run([sys.executable, "telegram_bot.py", command], cwd=WORKER_DIR, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(APP_DIR), **env}, text=True, timeout=30)
+
+
 def test_bot_commands_say_the_bot_is_off():
-    result = subprocess.run([sys.executable, "-m", "shortstack.bot", "poll"], cwd=APP_DIR, capture_output=True,
-                            env={**os.environ, "TELEGRAM_BOT_TOKEN": ""}, text=True, timeout=30)
+    result = run_bot("poll", TELEGRAM_BOT_TOKEN="")
     assert result.returncode == 2
     assert "TELEGRAM_BOT_TOKEN is not set: the bot is off." in result.stderr
 
 
 def test_a_bot_without_a_public_base_url_refuses_to_start_and_says_why():
     # Its replies carry short links; without the public address they would point nowhere.
-    result = subprocess.run([sys.executable, "-m", "shortstack.bot", "consume"], cwd=APP_DIR, capture_output=True,
-                            env={**os.environ, "TELEGRAM_BOT_TOKEN": "1:X", "PUBLIC_BASE_URL": ""}, text=True,
-                            timeout=30)
+    result = run_bot("consume", TELEGRAM_BOT_TOKEN="1:X", PUBLIC_BASE_URL="")
     assert result.returncode == 2
     assert "PUBLIC_BASE_URL is empty" in result.stderr and "Traceback" not in result.stderr

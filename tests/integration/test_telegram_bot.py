@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from fake_telegram import FakeBotAPI, message_update
-from local_stack.stack import APP_DIR
+from local_stack.stack import APP_DIR, WORKER_DIR
 from support import click_count, disposable_stack, follow, wait_for
 
 TOKEN = "123456:TEST-TOKEN"
@@ -114,8 +114,9 @@ def test_polling_mode_answers_an_update_from_get_updates(stack, fake_api):
     user = next(users)
     fake_api.queue_update(message_update(next(update_ids), "/help", user))
     env = {**os.environ, "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url,
-           "PUBLIC_BASE_URL": stack.url, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake_api.url}
-    poller = subprocess.Popen([sys.executable, "-m", "shortstack.bot", "poll"], cwd=APP_DIR, env=env,
+           "PUBLIC_BASE_URL": stack.url, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake_api.url,
+           "PYTHONPATH": str(APP_DIR)}
+    poller = subprocess.Popen([sys.executable, "telegram_bot.py", "poll"], cwd=WORKER_DIR, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         replies = wait_for(lambda: fake_api.replies_to(user) or poller.poll() is not None, 30, "the polled reply")

@@ -75,15 +75,23 @@ def test_migrate_is_one_shot_and_gates_app_and_worker():
     assert SERVICES["nginx"]["depends_on"]["app"]["condition"] == "service_healthy"
 
 
-def test_one_app_image_is_built_once_and_shared_with_one_configuration():
+@pytest.mark.parametrize("builder, sharers", [("app", {"migrate"}), ("worker", {"bot-worker", "bot"})])
+def test_each_image_is_built_once_and_shared_with_one_configuration(builder, sharers):
     # Several services building the same Dockerfile in parallel tag different image ids, and the
     # next `up` recreates containers (nginx included): exactly one service builds each image.
-    users = [name for name, service in SERVICES.items() if service.get("image") == SERVICES["app"]["image"]]
-    assert {"app", "worker", "bot-worker", "migrate"} <= set(users)
-    assert [name for name in users if "build" in SERVICES[name]] == ["app"]
-    assert all(SERVICES[name]["pull_policy"] == "never" for name in users if name != "app")
+    users = {name for name, service in SERVICES.items() if service.get("image") == SERVICES[builder]["image"]}
+    assert users == {builder} | sharers
+    assert [name for name in users if "build" in SERVICES[name]] == [builder]
+    assert all(SERVICES[name]["pull_policy"] == "never" for name in sharers)
     urls = {SERVICES[name]["environment"]["DATABASE_URL"] for name in users}
     assert len(urls) == 1 and "@postgres:5432/" in urls.pop()
+
+
+def test_the_worker_tier_installs_the_shared_package_instead_of_copying_it():
+    dockerfile = (REPO / "worker" / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir --no-deps /tmp/shortstack-package" in dockerfile
+    assert "COPY app/shortstack" not in dockerfile
+    assert SERVICES["worker"]["build"] == {"context": ".", "dockerfile": "worker/Dockerfile"}
 
 
 def test_redis_keeps_the_stream_and_evicts_only_cache_keys():
@@ -94,7 +102,7 @@ def test_redis_keeps_the_stream_and_evicts_only_cache_keys():
 
 
 def test_our_images_do_not_run_as_root():
-    for dockerfile in ("app/Dockerfile", "nginx/Dockerfile"):
+    for dockerfile in ("app/Dockerfile", "nginx/Dockerfile", "worker/Dockerfile"):
         users = [line.split()[1] for line in (REPO / dockerfile).read_text().splitlines() if line.startswith("USER ")]
         assert users and users[-1] not in ("root", "0"), dockerfile
 

@@ -11,7 +11,7 @@ DOCKERFILES = sorted(REPO.glob("*/Dockerfile"))
 
 
 def test_each_service_folder_with_a_build_has_a_dockerfile():
-    assert {p.parent.name for p in DOCKERFILES} >= {"app", "nginx"}
+    assert {p.parent.name for p in DOCKERFILES} >= {"app", "nginx", "worker", "loadtest"}
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(REPO)))

@@ -1,9 +1,9 @@
 from datetime import datetime, timezone
 
 import pytest
+from click_worker import classify_user_agent, enrich, referrer_host
 
 from shortstack.clickstream import MAX_HEADER_CHARS, ClickEvent
-from shortstack.worker import classify_user_agent, enrich, referrer_host
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"

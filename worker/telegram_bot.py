@@ -1,10 +1,10 @@
 """The Telegram bot: python-telegram-bot handlers, fed from the webhook queue or by polling.
 
-    python -m shortstack.bot consume         production: process what /telegram/webhook queued
+    python telegram_bot.py consume           production: process what /telegram/webhook queued
                                              (a consumer group: run as many as you like)
-    python -m shortstack.bot poll            development: getUpdates; only ONE poller may run
-    python -m shortstack.bot set-webhook     register PUBLIC_BASE_URL/telegram/webhook and its secret
-    python -m shortstack.bot delete-webhook  back to polling
+    python telegram_bot.py poll              development: getUpdates; only ONE poller may run
+    python telegram_bot.py set-webhook       register PUBLIC_BASE_URL/telegram/webhook and its secret
+    python telegram_bot.py delete-webhook    back to polling
 
 Without TELEGRAM_BOT_TOKEN every command says the bot is off; `consume` then idles until stopped,
 so the rest of the stack runs as usual.
@@ -21,13 +21,13 @@ from datetime import datetime, timezone
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
-from . import shorturls, updatestream
-from .backends import Backends, connect_redis
-from .config import Settings
-from .lifecycle import LivenessFile, configure_logging, on_stop_signals
-from .links import LinkStore
-from .streams import READ_BLOCK_MS, StreamReader
-from .validation import ValidationError, looks_like_code, parse_new_link
+from shortstack import shorturls, updatestream
+from shortstack.backends import Backends, connect_redis
+from shortstack.config import Settings
+from shortstack.lifecycle import LivenessFile, configure_logging, on_stop_signals
+from shortstack.links import LinkStore
+from shortstack.streams import READ_BLOCK_MS, StreamReader
+from shortstack.validation import ValidationError, looks_like_code, parse_new_link
 
 log = logging.getLogger("shortstack.bot")
 
@@ -165,7 +165,7 @@ def main(argv: list[str]) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Bot API call is noise
     commands = ("consume", "poll", "set-webhook", "delete-webhook")
     if len(argv) != 1 or argv[0] not in commands:
-        print(f"usage: python -m shortstack.bot {{{'|'.join(commands)}}}", file=sys.stderr)
+        print(f"usage: python telegram_bot.py {{{'|'.join(commands)}}}", file=sys.stderr)
         return 2
     settings = Settings.from_env()
     if settings.telegram_bot_token and not settings.public_base_url:

@@ -1,9 +1,10 @@
 """The click worker: drains the click stream into PostgreSQL, exactly once per click.
 
-Run as `python -m shortstack.worker`. Workers share one consumer group, so several split the
-stream. Each batch is stored in one transaction keyed by stream entry id (a redelivered entry is
-ignored) and acknowledged only after the commit; entries left pending by a dead worker are
-claimed after CLICK_CLAIM_IDLE_MS. SIGTERM finishes the current batch, then exits.
+Run as `python click_worker.py` (from worker/, with the shortstack package installed). Workers
+share one consumer group, so several split the stream. Each batch is stored in one transaction
+keyed by stream entry id (a redelivered entry is ignored) and acknowledged only after the
+commit; entries left pending by a dead worker are claimed after CLICK_CLAIM_IDLE_MS. SIGTERM
+finishes the current batch, then exits.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import psycopg
 import redis
 import ua_parser
 
-from . import clickstream, cluster
-from .backends import connect_db, connect_redis
-from .config import Settings
-from .lifecycle import LivenessFile, configure_logging, on_stop_signals
-from .streams import READ_BLOCK_MS, StreamReader
+from shortstack import clickstream, cluster
+from shortstack.backends import connect_db, connect_redis
+from shortstack.config import Settings
+from shortstack.lifecycle import LivenessFile, configure_logging, on_stop_signals
+from shortstack.streams import READ_BLOCK_MS, StreamReader
 
 log = logging.getLogger("shortstack.worker")
 
