@@ -161,20 +161,34 @@ def run_locust(target: Target, locustfile: str, classes: list[str], users: int, 
     return time.monotonic() - started, usage.ru_utime + usage.ru_stime
 
 
-def measure(target: Target, plan: Plan, out: Path, experiment: str, label: str, locustfile: str,
-            classes: list[str], users: int, replicas: int, worker_class: str) -> Point:
+@dataclass(frozen=True)
+class Scenario:
+    """One point of an experiment: which Locust users, how many, against what."""
+
+    experiment: str
+    label: str
+    locustfile: str
+    users: int
+    replicas: int
+    worker_class: str = "sync"
+    classes: tuple[str, ...] = ()  # empty: every user class of the locustfile
+
+
+def measure(target: Target, plan: Plan, out: Path, scenario: Scenario) -> Point:
     """Warm up, then one measured run with CPU sampled around it."""
+    experiment, label, users = scenario.experiment, scenario.label, scenario.users
     print(f"  {experiment}: {label} ({users} users, {plan.warmup_s}s warm-up + {plan.run_s}s)", flush=True)
-    run_locust(target, locustfile, classes, users, plan.warmup_s, None)
+    run_locust(target, scenario.locustfile, list(scenario.classes), users, plan.warmup_s, None)
     target.drain()
     meter = target.meter()
     meter.start()
     prefix = out / f"{experiment}_{label}".replace(" ", "_").replace("→", "to").replace(",", "").replace("/", "")
-    wall, locust_cpu = run_locust(target, locustfile, classes, users, plan.run_s, prefix)
+    wall, locust_cpu = run_locust(target, scenario.locustfile, list(scenario.classes), users, plan.run_s, prefix)
     cpu = meter.stop(wall)
     cpu["locust"] = 100 * locust_cpu / wall
     row = _aggregated(Path(f"{prefix}_stats.csv"))
-    point = Point(experiment=experiment, label=label, replicas=replicas, worker_class=worker_class, users=users,
+    point = Point(experiment=experiment, label=label, replicas=scenario.replicas,
+                  worker_class=scenario.worker_class, users=users,
                   seconds=float(plan.run_s), requests=int(row["Request Count"]), failures=int(row["Failure Count"]),
                   rps=float(row["Requests/s"]), p50_ms=float(row["50%"]), p95_ms=float(row["95%"]),
                   p99_ms=float(row["99%"]), cpu_percent=cpu)
@@ -250,19 +264,19 @@ def run_experiments(plan: Plan, out: Path, data_dir: Path) -> list[Point]:
         print(f"stack up at {stack.url}; results in {out}", flush=True)
         for label, user in (("nginx only", "NginxOnly"), ("nginx → Flask, no I/O", "FlaskHello"),
                             ("redirect hot path", "Redirect")):
-            points.append(measure(local_target(stack), plan, out, "ceiling", label, "ceilings.py", [user], plan.users,
-                                  2, "sync"))
+            points.append(measure(local_target(stack), plan, out,
+                                  Scenario("ceiling", label, "ceilings.py", plan.users, 2, classes=(user,))))
         for n in plan.replicas:
             stack.set_replicas(n, one_process)
-            points.append(measure(local_target(stack), plan, out, "scaling", f"{n} replicas", "locustfile.py", [],
-                                  plan.users, n, "sync"))
+            points.append(measure(local_target(stack), plan, out,
+                                  Scenario("scaling", f"{n} replicas", "locustfile.py", plan.users, n)))
         for worker_class in ("sync", "gthread", "gevent"):
             env = {**one_process, "GUNICORN_WORKER_CLASS": worker_class, "DOWNSTREAM_DELAY_MS": str(plan.io_delay_ms),
                    "GUNICORN_THREADS": str(plan.gthread_threads if worker_class == "gthread" else 1)}
             stack.set_replicas(1, env)
             label = f"gthread ×{plan.gthread_threads}" if worker_class == "gthread" else worker_class
-            points.append(measure(local_target(stack), plan, out, "worker-class", label, "io_bound.py", [],
-                                  plan.io_users, 1, worker_class))
+            points.append(measure(local_target(stack), plan, out,
+                                  Scenario("worker-class", label, "io_bound.py", plan.io_users, 1, worker_class)))
     return points
 
 
@@ -289,8 +303,8 @@ def run_compose_scaling(plan: Plan, out: Path) -> list[Point]:
             compose("up", "-d", "--build", "--wait", "--scale", f"app={n}", "nginx", "worker")
             if not points:
                 print(f"compose project {project} up at {target.url}; results in {out}", flush=True)
-            points.append(measure(target, plan, out, "scaling", f"{n} replicas", "locustfile.py", [], plan.users,
-                                  n, "sync"))
+            points.append(measure(target, plan, out, Scenario("scaling", f"{n} replicas", "locustfile.py",
+                                                              plan.users, n)))
     finally:
         compose("down", "-v", "--remove-orphans")
     return points

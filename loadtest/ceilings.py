@@ -7,11 +7,9 @@
 
 from __future__ import annotations
 
-import random
-
 from locust import FastHttpUser, constant, task
 
-from seed import popular_link, seed_once
+from seed import SeededUser, popular_link
 
 
 def expect_ok(user: FastHttpUser, path: str, name: str) -> None:
@@ -36,12 +34,8 @@ class FlaskHello(FastHttpUser):
         expect_ok(self, "/healthz", "nginx → Flask, no I/O")
 
 
-class Redirect(FastHttpUser):
+class Redirect(SeededUser):
     wait_time = constant(0)
-
-    def on_start(self) -> None:
-        seed_once(self.host)
-        self.rng = random.Random()
 
     @task
     def follow(self) -> None:

@@ -8,12 +8,11 @@ in shapes.py (add it with `-f loadtest/locustfile.py,loadtest/shapes.py --class-
 
 from __future__ import annotations
 
-import random
 import string
 
-from locust import FastHttpUser, between, constant, constant_pacing, task
+from locust import between, constant, constant_pacing, task
 
-from seed import popular_link, seed_once
+from seed import SeededUser, popular_link
 
 # Seconds between two links one Creator makes. The whole load generator is one client to the
 # stack's creation limit (default 30 a minute per address): 6 a minute plus the 20 seed links
@@ -21,15 +20,11 @@ from seed import popular_link, seed_once
 CREATOR_PACE_S = 10
 
 
-class Visitor(FastHttpUser):
+class Visitor(SeededUser):
     """Follows short links as fast as it can; popular links far more often than the rest."""
 
     weight = 20
     wait_time = constant(0)
-
-    def on_start(self) -> None:
-        seed_once(self.host)
-        self.rng = random.Random()
 
     @task(50)
     def follow_a_link(self) -> None:
@@ -51,18 +46,15 @@ class Visitor(FastHttpUser):
                 response.failure(f"expected 404, got {response.status_code}")
 
 
-class Creator(FastHttpUser):
+class Creator(SeededUser):
     """Shortens a new URL every CREATOR_PACE_S seconds (below the stack's creation limit)."""
 
     fixed_count = 1
     wait_time = constant_pacing(CREATOR_PACE_S)
 
-    def on_start(self) -> None:
-        seed_once(self.host)
-
     @task
     def shorten(self) -> None:
-        url = f"https://example.org/article/{random.getrandbits(64):x}"
+        url = f"https://example.org/article/{self.rng.getrandbits(64):x}"
         with self.client.post("/api/v1/links", json={"url": url}, name="/api/v1/links",
                               catch_response=True) as response:
             if response.status_code != 201:
@@ -71,15 +63,11 @@ class Creator(FastHttpUser):
                 response.failure("the created link does not match the request")
 
 
-class Analyst(FastHttpUser):
+class Analyst(SeededUser):
     """Reads a popular link's totals and statistics now and then."""
 
     fixed_count = 1
     wait_time = between(0.2, 1.0)
-
-    def on_start(self) -> None:
-        seed_once(self.host)
-        self.rng = random.Random()
 
     @task(2)
     def read_link(self) -> None:
