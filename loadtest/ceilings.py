@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from locust import FastHttpUser, constant, task
 
-from seed import SeededUser, popular_link
+from seed import popular_link
+from seeded_user import SeededUser
 
 
 def expect_ok(user: FastHttpUser, path: str, name: str) -> None:

@@ -12,7 +12,8 @@ import string
 
 from locust import between, constant, constant_pacing, task
 
-from seed import SeededUser, popular_link
+from seed import popular_link
+from seeded_user import SeededUser
 
 # Seconds between two links one Creator makes. The whole load generator is one client to the
 # stack's creation limit (default 30 a minute per address): 6 a minute plus the 20 seed links

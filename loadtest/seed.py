@@ -16,7 +16,6 @@ import urllib.error
 import urllib.request
 
 import gevent.lock
-from locust import FastHttpUser
 
 # Few enough that seeding plus a minute of the Creator (CREATOR_PACE_S) stays inside the app's
 # default creation limit of 30 a minute per client: a fresh stack seeds at once, nobody waits.
@@ -73,12 +72,3 @@ def seed_once(host: str) -> None:
             ensure_seeds(host)
             _seeded = True
 
-
-class SeededUser(FastHttpUser):
-    """A user of the seed links: they exist before its first task, and it has its own random source."""
-
-    abstract = True
-
-    def on_start(self) -> None:
-        seed_once(self.host)
-        self.rng = random.Random()

@@ -4,8 +4,8 @@ import signal
 import time
 
 import pytest
-from click_worker import enrich, store_batch
 
+from click_worker import enrich, store_batch
 from shortstack.clickstream import GROUP, STREAM, ClickEvent
 from shortstack.streams import ensure_group
 from support import cache, click_count, create_link, db, disposable_stack, follow, wait_for

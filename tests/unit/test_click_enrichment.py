@@ -1,8 +1,8 @@
 from datetime import datetime, timezone
 
 import pytest
-from click_worker import classify_user_agent, enrich, referrer_host
 
+from click_worker import classify_user_agent, enrich, referrer_host
 from shortstack.clickstream import MAX_HEADER_CHARS, ClickEvent
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
