@@ -51,6 +51,10 @@ class Plan:
     gthread_threads: int = 16
 
 
+# One gunicorn process per replica, so N replicas are N app processes; no per-client creation
+# limit, since all of Locust is one client address.
+ONE_PROCESS_ENV = {"WEB_CONCURRENCY": "1", "LINK_CREATE_RATE_LIMIT": "1000000/minute"}
+
 FULL = Plan(warmup_s=5, run_s=30, users=32, replicas=(1, 2, 4), io_users=64, io_delay_ms=100)
 QUICK = Plan(warmup_s=2, run_s=6, users=16, replicas=(1, 2), io_users=32, io_delay_ms=100)
 
@@ -142,11 +146,11 @@ def _tree_cpu(pid: int) -> float:
         return 0.0
 
 
-def run_locust(target: Target, locustfile: str, classes: list[str], users: int, seconds: int,
-               csv_prefix: Path | None) -> tuple[float, float]:
+def run_locust(target: Target, scenario: Scenario, seconds: int, csv_prefix: Path | None) -> tuple[float, float]:
     """Run Locust headless; returns (wall seconds, Locust's own CPU seconds)."""
-    argv = [LOCUST, "-f", locustfile, "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
-            "--host", target.url, "--only-summary", "--reset-stats", "--loglevel", "WARNING", *classes]
+    users = str(scenario.users)
+    argv = [LOCUST, "-f", scenario.locustfile, "--headless", "-u", users, "-r", users, "-t", f"{seconds}s",
+            "--host", target.url, "--only-summary", "--reset-stats", "--loglevel", "WARNING", *scenario.classes]
     if csv_prefix is not None:
         argv += ["--csv", str(csv_prefix)]
     started = time.monotonic()
@@ -178,12 +182,12 @@ def measure(target: Target, plan: Plan, out: Path, scenario: Scenario) -> Point:
     """Warm up, then one measured run with CPU sampled around it."""
     experiment, label, users = scenario.experiment, scenario.label, scenario.users
     print(f"  {experiment}: {label} ({users} users, {plan.warmup_s}s warm-up + {plan.run_s}s)", flush=True)
-    run_locust(target, scenario.locustfile, list(scenario.classes), users, plan.warmup_s, None)
+    run_locust(target, scenario, plan.warmup_s, None)
     target.drain()
     meter = target.meter()
     meter.start()
     prefix = out / f"{experiment}_{label}".replace(" ", "_").replace("→", "to").replace(",", "").replace("/", "")
-    wall, locust_cpu = run_locust(target, scenario.locustfile, list(scenario.classes), users, plan.run_s, prefix)
+    wall, locust_cpu = run_locust(target, scenario, plan.run_s, prefix)
     cpu = meter.stop(wall)
     cpu["locust"] = 100 * locust_cpu / wall
     row = _aggregated(Path(f"{prefix}_stats.csv"))
@@ -257,25 +261,24 @@ def run(plan: Plan, out: Path, command: str, compose: bool = False) -> Path:
 def run_experiments(plan: Plan, out: Path, data_dir: Path) -> list[Point]:
     """The ceilings, the replica scaling and the worker classes, on one local stack."""
     points: list[Point] = []
-    # One gunicorn process per replica, so N replicas are N app processes; no per-client creation
-    # limit, since all of Locust is one client address.
-    one_process = {"WEB_CONCURRENCY": "1", "LINK_CREATE_RATE_LIMIT": "1000000/minute"}
-    with LocalStack(replicas=2, workers=1, data_dir=data_dir, env=one_process) as stack:
+    with LocalStack(replicas=2, workers=1, data_dir=data_dir, env=ONE_PROCESS_ENV) as stack:
         print(f"stack up at {stack.url}; results in {out}", flush=True)
+        target = local_target(stack)
         for label, user in (("nginx only", "NginxOnly"), ("nginx → Flask, no I/O", "FlaskHello"),
                             ("redirect hot path", "Redirect")):
-            points.append(measure(local_target(stack), plan, out,
+            points.append(measure(target, plan, out,
                                   Scenario("ceiling", label, "ceilings.py", plan.users, 2, classes=(user,))))
         for n in plan.replicas:
-            stack.set_replicas(n, one_process)
-            points.append(measure(local_target(stack), plan, out,
+            stack.set_replicas(n, ONE_PROCESS_ENV)
+            points.append(measure(target, plan, out,
                                   Scenario("scaling", f"{n} replicas", "locustfile.py", plan.users, n)))
         for worker_class in ("sync", "gthread", "gevent"):
-            env = {**one_process, "GUNICORN_WORKER_CLASS": worker_class, "DOWNSTREAM_DELAY_MS": str(plan.io_delay_ms),
+            env = {**ONE_PROCESS_ENV, "GUNICORN_WORKER_CLASS": worker_class,
+                   "DOWNSTREAM_DELAY_MS": str(plan.io_delay_ms),
                    "GUNICORN_THREADS": str(plan.gthread_threads if worker_class == "gthread" else 1)}
             stack.set_replicas(1, env)
             label = f"gthread ×{plan.gthread_threads}" if worker_class == "gthread" else worker_class
-            points.append(measure(local_target(stack), plan, out,
+            points.append(measure(target, plan, out,
                                   Scenario("worker-class", label, "io_bound.py", plan.io_users, 1, worker_class)))
     return points
 
@@ -283,9 +286,7 @@ def run_experiments(plan: Plan, out: Path, data_dir: Path) -> list[Point]:
 def run_compose_scaling(plan: Plan, out: Path) -> list[Point]:
     """The replica scaling against docker-compose.yml, in a project of its own that is removed after."""
     project, http_port = f"shortstack-bench-{uuid.uuid4().hex[:8]}", free_port()
-    # As run_experiments: one gunicorn process per replica, no creation limit for the one client.
-    env = {**os.environ, "HTTP_PORT": str(http_port), "LOCUST_PORT": str(free_port()), "WEB_CONCURRENCY": "1",
-           "LINK_CREATE_RATE_LIMIT": "1000000/minute"}
+    env = {**os.environ, **ONE_PROCESS_ENV, "HTTP_PORT": str(http_port), "LOCUST_PORT": str(free_port())}
 
     def compose(*args: str) -> None:
         result = subprocess.run(["docker", "compose", "-p", project, *args], cwd=REPO, env=env, capture_output=True,

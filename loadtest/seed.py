@@ -71,4 +71,3 @@ def seed_once(host: str) -> None:
         if not _seeded:
             ensure_seeds(host)
             _seeded = True
-

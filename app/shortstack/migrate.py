@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 from yoyo import get_backend, read_migrations
+from yoyo.migrations import MigrationList
 
 from .backends import connect_db
 from .config import Settings
@@ -45,13 +46,13 @@ def wait_for_database(database_url: str, seconds: float) -> None:
             time.sleep(0.5)
 
 
-def up_to_date(database_url: str) -> bool:
+def up_to_date(database_url: str, migrations: MigrationList) -> bool:
     """True when yoyo has recorded every migration file as applied.
 
     compose starts this job again on every `up` (each `--scale` too). Asked with one plain query,
     a re-run then leaves without opening a yoyo backend, whose feature probe and lock table
     write ERROR lines into PostgreSQL's log by design."""
-    wanted = {migration.hash for migration in read_migrations(str(MIGRATIONS_DIR))}
+    wanted = {migration.hash for migration in migrations}
     with connect_db(database_url) as conn:
         if conn.execute("SELECT to_regclass('_yoyo_migration')").fetchone()[0] is None:
             return False
@@ -59,10 +60,9 @@ def up_to_date(database_url: str) -> bool:
     return wanted <= applied
 
 
-def migrate(database_url: str) -> list[str]:
+def migrate(database_url: str, migrations: MigrationList) -> list[str]:
     """Apply every pending migration; returns the ids applied by this run."""
     backend = get_backend(yoyo_url(database_url))
-    migrations = read_migrations(str(MIGRATIONS_DIR))
     with backend.lock(timeout=LOCK_TIMEOUT_S):
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
@@ -73,10 +73,11 @@ def main() -> None:
     configure_logging()
     settings = Settings.from_env()
     wait_for_database(settings.database_url, settings.migrate_wait_s)
-    if up_to_date(settings.database_url):
+    migrations = read_migrations(str(MIGRATIONS_DIR))
+    if up_to_date(settings.database_url, migrations):
         log.info("applied 0 migration(s): the database is up to date")
         return
-    applied = migrate(settings.database_url)
+    applied = migrate(settings.database_url, migrations)
     log.info("applied %d migration(s): %s", len(applied), ", ".join(applied) or "none pending")
 
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from project import ARTIFACTS, HERE, TELEGRAM_SECRET, TELEGRAM_TOKEN, ComposeProject
+from project import ARTIFACTS, HERE, TELEGRAM_SECRET, TELEGRAM_TOKEN, ComposeProject, compose_projects
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -21,10 +21,7 @@ def engine() -> None:
         print(result.stdout, end="")
     # A run that was killed (CI's time limit, a closed laptop) leaves its project behind, and
     # `restart: unless-stopped` would bring it back with the engine: remove it first.
-    stale_projects = [name for prefix in ("shortstack-test-", "shortstack-bench-") for name in subprocess.run(
-        ["docker", "compose", "ls", "--all", "--quiet", "--filter", f"name={prefix}"],
-        capture_output=True, text=True, timeout=60).stdout.split()]
-    for stale in stale_projects:
+    for stale in compose_projects("shortstack-test-") + compose_projects("shortstack-bench-"):
         subprocess.run(["docker", "compose", "-p", stale, "down", "-v", "--remove-orphans", "--timeout", "5"],
                        capture_output=True, timeout=300)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from local_stack.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -19,11 +20,10 @@ TELEGRAM_SECRET = "compose-webhook-secret"
 TEST_OVERRIDE = HERE / "fake-telegram.yml"
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def compose_projects(prefix: str) -> list[str]:
+    """Names of the compose projects on this engine (running or not) that start with `prefix`."""
+    return subprocess.run(["docker", "compose", "ls", "--all", "--quiet", "--filter", f"name={prefix}"],
+                          capture_output=True, text=True, timeout=60).stdout.split()
 
 
 @dataclass

@@ -4,7 +4,7 @@ import csv
 import subprocess
 import sys
 
-from project import REPO
+from project import REPO, compose_projects
 
 
 def test_the_compose_scaling_experiment_writes_its_results_and_leaves_no_project(tmp_path):
@@ -19,6 +19,4 @@ def test_the_compose_scaling_experiment_writes_its_results_and_leaves_no_project
     # CPU per compose service, from docker stats: the app replicas and nginx did the work.
     assert all(float(row["cpu_app_pct"]) > 0 and float(row["cpu_nginx_pct"]) > 0 for row in rows), rows
     assert "## Scaling" in (out / "report.md").read_text()
-    leftovers = subprocess.run(["docker", "compose", "ls", "--all", "--quiet", "--filter", "name=shortstack-bench-"],
-                               capture_output=True, text=True, timeout=60).stdout.split()
-    assert leftovers == []
+    assert compose_projects("shortstack-bench-") == []
