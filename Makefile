@@ -6,16 +6,18 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt app/requirements.t
 
 # Debian packages installed when their command is missing, as command:package pairs.
 LOCAL_PACKAGES := nginx:nginx-light redis-server:redis-server initdb:postgresql
-TEST_PACKAGES  := $(LOCAL_PACKAGES) chromium:chromium
+BENCH_PACKAGES := $(LOCAL_PACKAGES) wrk:wrk
+TEST_PACKAGES  := $(BENCH_PACKAGES) chromium:chromium
 
-.PHONY: help deps test-deps local test test-compose bench bench-compose clean
+.PHONY: help deps test-deps local test test-compose bench bench-compose demo clean
 
 help:
 	@echo "make local         run nginx + REPLICAS app replicas + WORKERS click workers on http://127.0.0.1:\$${HTTP_PORT:-8080}"
 	@echo "make test          install what is missing, then run every test that needs no Docker engine"
 	@echo "make test-compose  the compose suite: the real docker-compose.yml on a Docker engine (started if none runs)"
-	@echo "make bench         scaling experiment against the local stack (QUICK=1: under 2 minutes)"
-	@echo "make bench-compose the replica scaling against docker-compose.yml on a Docker engine"
+	@echo "make bench         ceilings, worker classes, click ingest and both scaling experiments on the local stack (QUICK=1: about 3 minutes)"
+	@echo "make bench-compose both scaling experiments against docker-compose.yml on a Docker engine"
+	@echo "make demo          compose up, steady load, app scaled 1 -> 2 -> 4 -> 8 while you watch /cluster; saves a chart"
 	@echo "make deps          only install (Debian packages and the Python virtualenv)"
 
 deps: PACKAGES = $(LOCAL_PACKAGES)
@@ -54,13 +56,19 @@ test: test-deps
 test-compose: deps
 	$(PYTHON) -m pytest tests/compose --timeout 900
 
-bench: deps
+bench: PACKAGES = $(BENCH_PACKAGES)
+bench: system-packages $(STAMP)
 	$(PYTHON) -m loadtest.bench $(if $(QUICK),--quick)
 
 bench-compose: deps
 	bash tests/compose/engine.sh
 	bash tests/compose/offline-images/build.sh
 	$(PYTHON) -m loadtest.bench --compose $(if $(QUICK),--quick)
+
+demo: deps
+	bash tests/compose/engine.sh
+	bash tests/compose/offline-images/build.sh
+	$(PYTHON) -m loadtest.demo $(if $(STEPS),--steps $(STEPS)) $(if $(HTTP_PORT),--http-port $(HTTP_PORT))
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -9,7 +9,7 @@ from gunicorn.workers.sync import SyncWorker
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/tmp/metrics")
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 
 
 class DrainingSyncWorker(SyncWorker):
@@ -31,7 +31,7 @@ class DrainingSyncWorker(SyncWorker):
             listener.close()
 
 
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 if worker_class == "sync":
     worker_class = DrainingSyncWorker
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))

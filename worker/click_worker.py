@@ -13,7 +13,6 @@ import functools
 import logging
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -46,6 +45,7 @@ class StoredClick:
     is_bot: bool
 
 
+@functools.lru_cache(maxsize=4096)
 def referrer_host(referrer: str) -> str | None:
     """The host of a Referer header, or None for direct visits and unparseable values."""
     try:
@@ -79,33 +79,39 @@ def enrich(stream_id: str, event: clickstream.ClickEvent) -> StoredClick:
     )
 
 
+# Each batch is copied into this per-connection scratch table, then moved into clicks in one
+# statement that skips stream ids already stored: COPY is several times faster than binding arrays.
+CREATE_BATCH_TABLE = ("CREATE TEMPORARY TABLE IF NOT EXISTS click_batch (LIKE clicks INCLUDING DEFAULTS)"
+                      " ON COMMIT DELETE ROWS")
+COPY_BATCH = "COPY click_batch (stream_id, code, clicked_at, referrer_host, ua_family, is_bot) FROM STDIN"
+MOVE_NEW_CLICKS = """
+WITH inserted AS (
+    INSERT INTO clicks SELECT * FROM click_batch ON CONFLICT (stream_id) DO NOTHING RETURNING code
+)
+SELECT code, count(*) FROM inserted GROUP BY code
+"""
+# The link rows are locked in code order, so concurrent workers never wait on each other in a cycle.
+ADD_TO_TOTALS = """
+UPDATE links SET click_count = links.click_count + counted.n
+FROM (SELECT links.code, batch.n FROM links JOIN unnest(%s::text[], %s::bigint[]) AS batch (code, n) USING (code)
+      ORDER BY links.code FOR UPDATE OF links) AS counted
+WHERE links.code = counted.code
+"""
+
+
 def store_batch(conn: psycopg.Connection, clicks: list[StoredClick]) -> int:
     """Insert the clicks and add the newly inserted ones to their links' totals, in one transaction.
 
     Returns how many clicks were new; already-stored stream ids are skipped and not counted.
     """
     with conn.transaction():
-        inserted = conn.execute(
-            "INSERT INTO clicks (stream_id, code, clicked_at, referrer_host, ua_family, is_bot)"
-            " SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::boolean[])"
-            " ON CONFLICT (stream_id) DO NOTHING RETURNING code",
-            (
-                [c.stream_id for c in clicks],
-                [c.code for c in clicks],
-                [c.clicked_at for c in clicks],
-                [c.referrer_host for c in clicks],
-                [c.ua_family for c in clicks],
-                [c.is_bot for c in clicks],
-            ),
-        ).fetchall()
-        per_code = Counter(code for (code,) in inserted)
-        # Updating in sorted order makes concurrent workers lock link rows in the same order: no deadlocks.
-        with conn.cursor() as cur:
-            cur.executemany(
-                "UPDATE links SET click_count = click_count + %s WHERE code = %s",
-                [(n, code) for code, n in sorted(per_code.items())],
-            )
-    return len(inserted)
+        conn.execute(CREATE_BATCH_TABLE)
+        with conn.cursor().copy(COPY_BATCH) as copy:
+            for c in clicks:
+                copy.write_row((c.stream_id, c.code, c.clicked_at, c.referrer_host, c.ua_family, c.is_bot))
+        per_code = conn.execute(MOVE_NEW_CLICKS).fetchall()
+        conn.execute(ADD_TO_TOTALS, ([code for code, _ in per_code], [n for _, n in per_code]))
+    return sum(n for _, n in per_code)
 
 
 class ClickWorker:
@@ -129,7 +135,11 @@ class ClickWorker:
         log.info("worker %s consuming %r as group %r", self.name, clickstream.STREAM, clickstream.GROUP)
         while not stop.is_set():
             try:
-                self.step()
+                held = self.step()
+                # A part-full batch: let clicks gather before the next one. A transaction (and its
+                # fsync) per handful of clicks cost more CPU per click than the redirect itself.
+                if 0 < held < self.settings.click_batch_size:
+                    stop.wait(self.settings.click_batch_wait_ms / 1000)
             except (redis.RedisError, psycopg.Error) as exc:
                 log.warning("worker %s: %s; retrying in %.0fs", self.name, exc, RETRY_DELAY_S)
                 self._drop_db()

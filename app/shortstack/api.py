@@ -73,7 +73,7 @@ def get_cluster() -> Response:
 
 def cluster_view() -> dict:
     """What /cluster shows; with Redis down, the dependency checks say so and the lists are empty."""
-    view = {"replicas": [], "workers": [], "stream": None, "checks": dependency_checks(),
+    view = {"replicas": [], "requests_per_s": 0.0, "workers": [], "stream": None, "checks": dependency_checks(),
             "served_by": services.settings().instance_id}
     try:
         view.update(cluster.snapshot(services.backends().redis))

@@ -69,7 +69,8 @@ def worker_heartbeat(client: redis.Redis, name: str, started_at: float, stored: 
 
 
 def snapshot(client: redis.Redis) -> dict:
-    """Every live replica (its processes summed) and click worker, and the click stream's backlog."""
+    """Every live replica (its processes summed), their total request rate, every click worker, and
+    the click stream's backlog."""
     keys = sorted(client.scan_iter(match=f"{KEY_PREFIX}*", count=500))
     with client.pipeline(transaction=False) as pipe:
         for key in keys:
@@ -93,6 +94,7 @@ def snapshot(client: redis.Redis) -> dict:
                             "pending": int(beat["pending"])})
     return {
         "replicas": sorted(replicas.values(), key=lambda r: r["instance"]),
+        "requests_per_s": sum(r["requests_per_s"] for r in replicas.values()),
         "workers": sorted(workers, key=lambda w: w["name"]),
         "stream": _stream(client),
     }

@@ -23,6 +23,7 @@ class Settings:
     negative_cache_ttl: int
     db_pool_size: int
     click_batch_size: int
+    click_batch_wait_ms: int
     click_claim_idle_ms: int
     worker_name: str
     worker_heartbeat_file: str
@@ -48,7 +49,8 @@ class Settings:
             link_cache_ttl=_int(env, "LINK_CACHE_TTL", 3600),
             negative_cache_ttl=_int(env, "NEGATIVE_CACHE_TTL", 30),
             db_pool_size=_int(env, "DB_POOL_SIZE", 4),
-            click_batch_size=_int(env, "CLICK_BATCH_SIZE", 500),
+            click_batch_size=_int(env, "CLICK_BATCH_SIZE", 2000),
+            click_batch_wait_ms=_int(env, "CLICK_BATCH_WAIT_MS", 200),
             click_claim_idle_ms=_int(env, "CLICK_CLAIM_IDLE_MS", 30000),
             worker_name=env.get("WORKER_NAME") or f"{hostname}-{os.getpid()}",
             worker_heartbeat_file=env.get("WORKER_HEARTBEAT_FILE", ""),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import secrets
@@ -11,7 +12,7 @@ from datetime import datetime
 
 import redis
 
-from . import metrics
+from . import clickstream, metrics
 from .backends import Backends
 from .config import Settings
 from .validation import NewLink
@@ -24,6 +25,35 @@ CODE_LENGTH = 7
 CREATE_ATTEMPTS = 5
 # Cached "no such code": a flood of unknown codes costs Redis lookups, not PostgreSQL queries.
 MISSING = "-"
+
+
+# The hot path in one Redis round trip: read the cached target and, only if it is live and the
+# caller sent a click, append the click to the stream, atomically. Expiry is checked here (for a
+# cached target) and in Target.is_expired (for one just read from PostgreSQL).
+# KEYS: the cache key, the click stream. ARGV: now in Unix ms, the "unknown code" marker, then
+# the click's field/value pairs (none: do not count this follow).
+FOLLOW_SCRIPT = """
+local cached = redis.call('GET', KEYS[1])
+if not cached then return {'uncached'} end
+if cached == ARGV[2] then return {'unknown'} end
+local expires_at_ms = cjson.decode(cached)['e']
+if expires_at_ms ~= cjson.null and tonumber(ARGV[1]) >= expires_at_ms then return {'expired'} end
+if #ARGV > 2 then redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3)) end
+return {'live', cached}
+"""
+
+
+class Followed(enum.Enum):
+    """What following a code found."""
+
+    LIVE = "live"  # redirect; the click (if any) is in the stream
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    UNCACHED = "uncached"  # not in the cache (or Redis is down): ask PostgreSQL
+
+
+_CACHE_COUNTERS = {Followed.LIVE: metrics.CACHE_HIT, Followed.EXPIRED: metrics.CACHE_HIT,
+                   Followed.UNKNOWN: metrics.CACHE_NEGATIVE_HIT, Followed.UNCACHED: metrics.CACHE_MISS}
 
 
 class AliasTaken(Exception):
@@ -84,6 +114,7 @@ class LinkStore:
     def __init__(self, backends: Backends, settings: Settings) -> None:
         self._backends = backends
         self._settings = settings
+        self._follow_script: redis.commands.core.Script | None = None
 
     def create(self, new: NewLink) -> Link:
         """Store a new link under its alias or a fresh random code; raises AliasTaken."""
@@ -144,16 +175,31 @@ class LinkStore:
             ).fetchall()
         return [Link(*row) for row in rows]
 
-    def resolve(self, code: str) -> Target | None:
-        """Where `code` redirects to: Redis first, PostgreSQL only on a miss (then cached)."""
-        cached = self._cache_get(code)
-        if cached == MISSING:
-            metrics.CACHE_LOOKUPS.labels("negative_hit").inc()
-            return None
-        if cached is not None:
-            metrics.CACHE_LOOKUPS.labels("hit").inc()
-            return Target.from_cache(cached)
-        metrics.CACHE_LOOKUPS.labels("miss").inc()
+    def follow_cached(self, code: str, now_ms: int,
+                      click: clickstream.ClickEvent | None) -> tuple[Followed, Target | None]:
+        """Look `code` up in the cache and, if it is live there, queue `click`: one Redis round trip.
+
+        UNCACHED means PostgreSQL must answer (resolve_uncached) and the click is not queued yet;
+        that is also the answer when Redis is down.
+        """
+        fields = [] if click is None else [v for pair in click.to_fields().items() for v in pair]
+        try:
+            if self._follow_script is None:
+                self._follow_script = self._backends.redis.register_script(FOLLOW_SCRIPT)
+            reply = self._follow_script(keys=[cache_key(code), clickstream.STREAM], args=[now_ms, MISSING, *fields])
+        except redis.RedisError as exc:
+            log.warning("link cache read failed, using PostgreSQL: %s", exc)
+            reply = ["uncached"]
+        followed = Followed(reply[0])
+        _CACHE_COUNTERS[followed].inc()
+        if followed is Followed.LIVE:
+            if click is not None:
+                metrics.CLICKS_QUEUED.inc()
+            return followed, Target.from_cache(reply[1])
+        return followed, None
+
+    def resolve_uncached(self, code: str) -> Target | None:
+        """Where `code` redirects to, from PostgreSQL; the answer (also "no such code") is cached."""
         with self._backends.db.connection() as conn:
             row = conn.execute("SELECT url, expires_at FROM links WHERE code = %s", (code,)).fetchone()
         if row is None:
@@ -193,14 +239,6 @@ class LinkStore:
             "by_day": [{"day": d.date().isoformat(), "clicks": n} for d, n in by_day],
             "top_referrers": [{"host": host, "clicks": n} for host, n in referrers],
         }
-
-    def _cache_get(self, code: str) -> str | None:
-        # Redis being down degrades redirects to PostgreSQL lookups instead of failing them.
-        try:
-            return self._backends.redis.get(cache_key(code))
-        except redis.RedisError as exc:
-            log.warning("link cache read failed, using PostgreSQL: %s", exc)
-            return None
 
     def _cache_put(self, code: str, value: str, ttl: int) -> None:
         try:

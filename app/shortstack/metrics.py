@@ -15,6 +15,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, multiprocess
 CLICKS_QUEUED = Counter("shortstack_clicks_queued_total", "Clicks appended to the click stream.")
 CLICKS_LOST = Counter("shortstack_clicks_lost_total", "Clicks that could not be queued because Redis was unavailable.")
 CACHE_LOOKUPS = Counter("shortstack_link_cache_lookups_total", "Link cache lookups by result.", ["result"])
+# Bound once: the redirect path should not look its label up on every request.
+CACHE_HIT, CACHE_NEGATIVE_HIT, CACHE_MISS = (CACHE_LOOKUPS.labels(r) for r in ("hit", "negative_hit", "miss"))
 REQUESTS = Counter("shortstack_http_requests_total", "Requests answered, by endpoint and status.",
                    ["endpoint", "status"])
 

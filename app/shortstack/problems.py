@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 PROBLEM_MIME = "application/problem+json"
 RETRY_AFTER_S = 5
+NOT_FOUND_DETAIL = "There is no short link here. Check the address for typos."
 
 
 def problem(status: int, detail: str, title: str | None = None, **extensions: object) -> Response:
@@ -44,7 +45,7 @@ def register(app: Flask) -> None:
         if isinstance(exc, RequestEntityTooLarge):
             detail = f"The request body is larger than {app.config['MAX_CONTENT_LENGTH'] // 1024} KiB."
         elif exc.code == 404 and not request.path.startswith("/api/"):
-            detail = "There is no short link here. Check the address for typos."
+            detail = NOT_FOUND_DETAIL
         elif exc.code == 410:
             detail = "This short link has expired."
         elif exc.code == 429:

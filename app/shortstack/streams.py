@@ -1,9 +1,10 @@
 """Reading a Redis stream as one consumer of a group, at least once, for the click and bot workers.
 
-Each batch comes from, in order: this consumer's own unacknowledged entries (after a failure it
-retries them), entries another consumer left pending longer than `claim_idle_ms` (it died:
-XAUTOCLAIM takes them over), then new entries. Entries are acknowledged and deleted only when
-the caller says they are done, so the stream's length is the backlog.
+Each batch comes from, in order: this consumer's own unacknowledged entries (at start, and after a
+batch that was not all marked done: a failure retries them), entries another consumer left
+pending longer than `claim_idle_ms` (it died: XAUTOCLAIM takes them over), then new entries.
+Entries are acknowledged and deleted only when the caller says they are done, so the stream's
+length is the backlog.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class StreamReader:
         self.batch_size, self.claim_idle_ms = batch_size, claim_idle_ms
         self._group_ready = False
         self._next_claim = 0.0
+        # Own pending entries are read back only when there can be some: at start, or when part of
+        # the last batch was never marked done. Otherwise that read is a wasted round trip per batch.
+        self._may_hold_pending = True
+        self._not_done: set[str] = set()
 
     def next_batch(self, block_ms: int) -> list[Entry]:
         """Up to batch_size entries, waiting at most `block_ms` for new ones. Deleted entries come
@@ -48,11 +53,14 @@ class StreamReader:
             if not self._group_ready:
                 ensure_group(self.client, self.stream, self.group)
                 self._group_ready = True
-            entries = self._read("0", block=None)
+            entries = self._read("0", block=None) if self._may_hold_pending or self._not_done else []
             if not entries and time.monotonic() >= self._next_claim:
-                self._claim_stale()
-                entries = self._read("0", block=None)
-            return entries or self._read(">", block=block_ms)
+                if self._claim_stale():
+                    entries = self._read("0", block=None)
+            entries = entries or self._read(">", block=block_ms)
+            self._may_hold_pending = False
+            self._not_done = {stream_id for stream_id, _ in entries}
+            return entries
         except redis.ResponseError as exc:
             # A Redis that restarted empty has lost the group too; recreate it next time.
             if "NOGROUP" in str(exc):
@@ -68,6 +76,7 @@ class StreamReader:
             pipe.xack(self.stream, self.group, *ids)
             pipe.xdel(self.stream, *ids)
             pipe.execute()
+        self._not_done.difference_update(ids)
 
     def pending(self) -> int:
         """How many entries this consumer holds unacknowledged."""
@@ -79,10 +88,12 @@ class StreamReader:
                                        block=block)
         return reply[0][1] if reply else []
 
-    def _claim_stale(self) -> None:
+    def _claim_stale(self) -> bool:
+        """Take over entries other consumers left pending too long; True if there were some."""
         self._next_claim = time.monotonic() + self.claim_idle_ms / 1000 / 2
         claimed = self.client.xautoclaim(self.stream, self.group, self.consumer, min_idle_time=self.claim_idle_ms,
                                          start_id="0-0", count=self.batch_size, justid=True)
         if claimed:  # with justid, redis-py answers just the claimed ids
             log.info("%s claimed %d stale entr%s of %s", self.consumer, len(claimed),
                      "y" if len(claimed) == 1 else "ies", self.stream)
+        return bool(claimed)

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from local_stack.stack import REPO
-from support import disposable_stack
+from support import SteadyLoad, disposable_stack
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -119,10 +119,18 @@ def test_cluster_shows_every_replica_and_drops_a_stopped_one(stack, page):
     page.goto(f"{stack.url}/cluster")
     expect(page.locator("#replica-count")).to_have_text("3", timeout=10_000)
     expect(page.locator("#worker-count")).to_have_text("1")
-    for _ in range(20):  # some traffic, so the share column has something to show
-        page.request.get(f"{stack.url}/healthz")
-    page.wait_for_timeout(1500)
-    shot(page, "cluster")
+    with SteadyLoad(lambda session, _: session.get(f"{stack.url}/healthz", timeout=5), threads=2, pause_s=0.01):
+        # Each replica's rate, the total, and one band per replica in the chart, all moving.
+        expect(page.locator("#total-rate")).not_to_have_text("0.0", timeout=10_000)
+        page.wait_for_timeout(3000)
+        rates, total, bands = page.evaluate("""() => [
+            [...document.querySelectorAll('#replicas tbody tr td:nth-child(5)')].map((td) => Number(td.textContent)),
+            Number(document.getElementById('total-rate').textContent),
+            Chart.getChart('rate-chart').data.datasets.length]""")
+        shot(page, "cluster")
+    assert len(rates) == 3 and all(rate > 0 for rate in rates)
+    assert total == pytest.approx(sum(rates), abs=0.15)
+    assert bands == 3
 
     stack.stop_process("app-3")
     try:

@@ -90,3 +90,22 @@ def test_link_expires_while_cached(stack):
     link = create_link(stack, url="https://example.com/soon", expires_at=expires.isoformat())
     assert follow(stack, link["code"]).status_code == 302
     wait_for(lambda: follow(stack, link["code"]).status_code == 410, 10, "the link to expire", interval=0.5)
+
+
+def test_a_cached_redirect_costs_one_redis_round_trip(stack):
+    link = create_link(stack, url="https://example.com/one-trip")
+    follow(stack, link["code"])  # the link is cached on creation; this warms every replica's script too
+    commands: list[str] = []
+    with cache(stack).monitor() as monitor:
+        for _ in range(5):
+            assert follow(stack, link["code"]).status_code == 302
+        follow(stack, "endmarker9")
+        while True:
+            command = monitor.next_command()
+            if "endmarker9" in command["command"]:
+                break
+            # Commands a script runs are reported too, marked as coming from "lua": not round trips.
+            if command["client_type"] != "lua" and (link["code"] in command["command"]
+                                                    or command["command"].startswith("XADD")):
+                commands.append(command["command"].split()[0])
+    assert commands == ["EVALSHA"] * 5
