@@ -135,9 +135,17 @@ async def consume(bot: LinkBot, stop: asyncio.Event, liveness: LivenessFile) -> 
                 await asyncio.sleep(1)
                 continue
             for stream_id, fields in entries:
+                dead = []
                 if fields is not None:
-                    await application.process_update(Update.de_json(updatestream.decode(fields), application.bot))
-                await asyncio.to_thread(reader.done, [stream_id])
+                    try:
+                        update = Update.de_json(updatestream.decode(fields), application.bot)
+                    except Exception as exc:  # any malformed update: set it aside, never stop on input
+                        log.error("bot worker: update %s cannot be read (%s: %s)", stream_id, type(exc).__name__, exc)
+                        dead = [(stream_id, fields)]
+                    else:
+                        # Handler errors are python-telegram-bot's to report (LinkBot.on_error).
+                        await application.process_update(update)
+                await asyncio.to_thread(reader.done, [stream_id], dead, updatestream.DEAD_LETTER_STREAM)
 
 
 def _run_consumer(settings: Settings) -> None:

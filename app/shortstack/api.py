@@ -30,6 +30,8 @@ def create_link() -> Response:
         body = request.get_json()
     except BadRequest:
         return problem(400, "The body is not valid JSON.")
+    except RecursionError:
+        return problem(400, "The body is nested too deeply to be a link.")
     try:
         new = services.parse_link_request(body, datetime.now(timezone.utc))
     except ValidationError as exc:

@@ -2,8 +2,8 @@
 
 The view only checks the secret, de-duplicates update_id (Telegram redelivers on any non-2xx)
 and appends the raw update to a Redis stream; a bot worker processes it with
-python-telegram-bot (`worker/telegram_bot.py consume`). A sync gunicorn worker could not run
-the bot's asyncio machinery inside the view anyway.
+python-telegram-bot (`worker/telegram_bot.py consume`), so the web tier never runs the bot's
+asyncio machinery.
 """
 
 from __future__ import annotations
@@ -29,9 +29,14 @@ def webhook() -> Response:
     if not settings.telegram_bot_token:
         return problem(404, "The Telegram bot is off on this deployment (no TELEGRAM_BOT_TOKEN).")
     given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-    if not settings.telegram_webhook_secret or not hmac.compare_digest(given, settings.telegram_webhook_secret):
+    # As bytes: compare_digest refuses str with non-ASCII characters, and a header can carry them.
+    if not settings.telegram_webhook_secret or not hmac.compare_digest(given.encode(),
+                                                                       settings.telegram_webhook_secret.encode()):
         return problem(403, "Wrong or missing X-Telegram-Bot-Api-Secret-Token.")
-    update = request.get_json(silent=True)
+    try:
+        update = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the JSON parser goes: not an Update either
+        update = None
     if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
         return problem(400, "The body must be a Telegram Update: a JSON object with an integer update_id.")
     client = services.backends().redis

@@ -12,6 +12,8 @@ import redis
 
 STREAM = "bot:updates"
 GROUP = "bot-workers"
+# Updates the bot worker cannot read are moved here (and acknowledged) instead of stopping it.
+DEAD_LETTER_STREAM = "bot:updates:dead"
 SEEN_TTL_S = 24 * 3600
 # Mark the update seen and queue it in one step: a crash between the two would lose it.
 _ENQUEUE_ONCE = """

@@ -1,4 +1,5 @@
-"""`make bench-compose QUICK=1` end to end: a project of its own, scaled 1 → 2, measured, removed."""
+"""`make bench-compose QUICK=1` end to end: a project of its own, scaled 1 → 2 for each scaling
+experiment, measured, removed."""
 
 import csv
 import subprocess
@@ -14,9 +15,12 @@ def test_the_compose_scaling_experiment_writes_its_results_and_leaves_no_project
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     with open(out / "summary.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [(row["experiment"], row["replicas"]) for row in rows] == [("scaling", "1"), ("scaling", "2")]
+    assert [(row["experiment"], row["replicas"]) for row in rows] == [
+        ("scaling-mixed", "1"), ("scaling-mixed", "2"), ("scaling-io", "1"), ("scaling-io", "2")]
     assert all(float(row["rps"]) > 0 and float(row["failure_ratio"]) == 0 for row in rows), rows
     # CPU per compose service, from docker stats: the app replicas and nginx did the work.
-    assert all(float(row["cpu_app_pct"]) > 0 and float(row["cpu_nginx_pct"]) > 0 for row in rows), rows
-    assert "## Scaling" in (out / "report.md").read_text()
+    mixed = [row for row in rows if row["experiment"] == "scaling-mixed"]
+    assert all(float(row["cpu_app_pct"]) > 0 and float(row["cpu_nginx_pct"]) > 0 for row in mixed), rows
+    report = (out / "report.md").read_text()
+    assert "## Scaling where the replica is the limit" in report and "## Scaling where the CPU is the limit" in report
     assert compose_projects("shortstack-bench-") == []

@@ -45,6 +45,8 @@ BAD_REQUESTS = [
      {"data": "url=https://example.com", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 415,
      "application/json"),
     ("malformed JSON", {"data": '{"url": ', "headers": {"Content-Type": "application/json"}}, 400, "not valid JSON"),
+    ("JSON nested 5000 deep", {"data": "[" * 5000 + "]" * 5000, "headers": {"Content-Type": "application/json"}}, 400,
+     "nested too deeply"),
     ("JSON array", {"json": ["https://example.com"]}, 422, "JSON object"),
     ("missing url", {"json": {}}, 422, "required"),
     ("ftp url", {"json": {"url": "ftp://example.com/file"}}, 422, "http"),

@@ -1,6 +1,7 @@
 """The Telegram bot through nginx and three replicas, against a fake Bot API on loopback."""
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import requests
 
 from fake_telegram import FakeBotAPI, message_update
 from local_stack.stack import APP_DIR, WORKER_DIR
-from support import click_count, disposable_stack, follow, wait_for
+from support import cache, click_count, disposable_stack, follow, wait_for
 
 TOKEN = "123456:TEST-TOKEN"
 SECRET = "webhook-secret-for-tests"
@@ -108,6 +109,25 @@ def test_malformed_updates_are_refused(stack):
     response = requests.post(f"{stack.url}/telegram/webhook", json={"message": "no update_id"}, timeout=10,
                              headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
     assert response.status_code == 400
+    nested = requests.post(f"{stack.url}/telegram/webhook", data="[" * 5000 + "]" * 5000, timeout=10,
+                           headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"})
+    assert nested.status_code == 400
+    assert nested.headers["Content-Type"] == "application/problem+json"
+
+
+def test_a_secret_with_non_ascii_characters_is_refused_not_an_error(stack):
+    response = deliver(stack.url, message_update(next(update_ids), "/help", next(users)), secret="sécret")
+    assert response.status_code == 403
+
+
+def test_an_update_the_bot_cannot_read_is_set_aside_and_the_bot_goes_on(stack, fake_api):
+    bad_id = next(update_ids)
+    # The right secret and an integer update_id, so the webhook queues it; but no Update parses it.
+    assert deliver(stack.url, {"update_id": bad_id, "message": "oops"}).status_code == 200
+    dead = wait_for(lambda: cache(stack).xrange("bot:updates:dead"), 15, "the update in the dead-letter stream")
+    assert [json.loads(fields["update"])["update_id"] for _, fields in dead] == [bad_id]
+    assert "I shorten links." in ask(stack, fake_api, "/start", next(users))  # the consumer still runs
+    assert cache(stack).xlen("bot:updates") == 0
 
 
 def test_polling_mode_answers_an_update_from_get_updates(stack, fake_api):
