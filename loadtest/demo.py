@@ -88,7 +88,7 @@ def plot(samples: list[Sample], changes: list[tuple[float, int]], path: Path) ->
         for at, n in changes:
             axis.axvline(at, color="grey", alpha=0.4)
         axis.grid(alpha=0.3)
-        axis.legend(loc="upper left")
+        axis.legend(loc="upper left" if axis is bottom else "lower right")
     for at, n in changes:
         top.annotate(f"{n} replica{'s' if n > 1 else ''}", (at, top.get_ylim()[1]), xytext=(3, -14),
                      textcoords="offset points", fontsize=9)
@@ -114,6 +114,8 @@ def run(steps: list[int], step_seconds: int, out: Path, http_port: int, keep: bo
     locust = subprocess.Popen(
         [LOCUST, "-f", "io_bound.py", "--headless", "-u", str(users), "-r", str(users),
          "-t", f"{step_seconds * len(steps)}s", "--host", compose.url, "--csv", str(prefix), "--only-summary",
+         # Full history: its percentiles are those of the last seconds, not of the whole run so far.
+         "--csv-full-history",
          "--loglevel", "WARNING"], cwd=LOADTEST, stdout=open(out / "locust.log", "w"), stderr=subprocess.STDOUT)
     started_at = time.time()
     changes = [(0.0, steps[0])]

@@ -22,6 +22,14 @@ def test_compose_upstream_re_resolves_app_through_docker_dns():
     assert (NGINX_DIR / "compose" / "listen.conf").read_text().strip() == "listen 8080;"
 
 
+def test_compose_and_the_local_runner_balance_alike(tmp_path):
+    # Round-robin would let one replica's queue grow while another's shrinks (closed-loop users
+    # return sooner from the shorter queue); least_conn sends each request where fewest wait.
+    local = write_nginx_prefix(tmp_path / "nginx", find_binary("nginx"), 8080, [8001]) / "upstream.conf"
+    for upstream in (NGINX_DIR / "compose" / "upstream.conf", local):
+        assert re.search(r"upstream app \{[^}]*\bleast_conn;", upstream.read_text()), upstream
+
+
 def test_every_error_page_nginx_refers_to_exists():
     config = (NGINX_DIR / "conf.d" / "shortstack.conf").read_text()
     targets = {line.split()[-1].rstrip(";") for line in config.splitlines() if line.strip().startswith("error_page")}
