@@ -394,7 +394,8 @@ def write_nginx_prefix(prefix: Path, nginx: str, http_port: int, app_ports: Iter
     servers = "".join(f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=5s;\n" for port in app_ports)
     (prefix / "upstream.conf").write_text(
         "# Written by local_stack: the replicas it started, in place of compose's DNS-resolved app.\n"
-        f"upstream app {{\n    least_conn;\n    zone app 64k;\n{servers}    keepalive 32;\n    keepalive_timeout 4s;\n}}\n")
+        f"upstream app {{\n    least_conn;\n    zone app 64k;\n{servers}"
+        "    keepalive 32;\n    keepalive_timeout 4s;\n}\n")
     return prefix
 
 
