@@ -304,8 +304,9 @@ def measure_ingest(stack: LocalStack, events: int) -> Point:
     for start in range(0, events, 5000):
         with client.pipeline(transaction=False) as pipe:
             for _ in range(start, min(events, start + 5000)):
-                clickstream.append(pipe, clickstream.ClickEvent(rng.choice(SEEDS)[0], now_ms, rng.choice(REFERRERS),
-                                                                rng.choice(USER_AGENTS)))
+                click = clickstream.ClickEvent(rng.choice(SEEDS)[0], now_ms, rng.choice(REFERRERS),
+                                               rng.choice(USER_AGENTS))
+                clickstream.append(pipe, click, max_len=events)  # a backlog this size on purpose: no cap
             pipe.execute()
     stack.processes["worker-1"].start()
     meter = CpuMeter(stack)

@@ -12,6 +12,8 @@ import redis
 
 STREAM = "clicks"
 GROUP = "click-workers"
+# How many clicks the stream's length cap (CLICK_STREAM_MAX_LEN) has dropped, all time.
+DROPPED_KEY = "clicks:dropped"
 # Entries the worker cannot decode are moved here instead of being dropped.
 DEAD_LETTER_STREAM = "clicks:dead"
 # Client-supplied headers are cut to this length so one request cannot bloat the stream.
@@ -50,6 +52,32 @@ class ClickEvent:
             raise ValueError(f"not a click event: {fields!r}") from exc
 
 
-def append(client: redis.Redis, event: ClickEvent) -> str:
-    """Append a click to the stream; returns the entry id, which becomes the stored click's key."""
-    return client.xadd(STREAM, event.to_fields())
+# Lua, shared by every script that queues a click: XADD with an approximate length cap, so a
+# backlog (workers slow or down) cannot fill Redis and push out the cache and the rate-limit
+# counters; the entries the cap trims are counted. Trimming removes whole internal nodes (about
+# 100 entries), so the stream may run a little over the cap before it drops any.
+QUEUE_CLICK_LUA = """
+local function queue_click(stream, dropped_key, max_len, fields)
+  local before = redis.call('XLEN', stream)
+  redis.call('XADD', stream, 'MAXLEN', '~', max_len, '*', unpack(fields))
+  local dropped = before + 1 - redis.call('XLEN', stream)
+  if dropped > 0 then redis.call('INCRBY', dropped_key, dropped) end
+end
+"""
+# KEYS: the stream, the dropped counter. ARGV: the cap, then the click's field/value pairs.
+_APPEND = QUEUE_CLICK_LUA + "queue_click(KEYS[1], KEYS[2], ARGV[1], {unpack(ARGV, 2)})"
+
+
+def flat_fields(event: ClickEvent) -> list[str]:
+    """The event's stream fields as one field, value, field, value… list, as scripts take them."""
+    return [v for pair in event.to_fields().items() for v in pair]
+
+
+def append(client: redis.Redis, event: ClickEvent, max_len: int) -> None:
+    """Append a click to the stream, which is kept near `max_len` entries (a pipeline works too)."""
+    client.eval(_APPEND, 2, STREAM, DROPPED_KEY, max_len, *flat_fields(event))
+
+
+def dropped(client: redis.Redis) -> int:
+    """How many clicks the length cap has dropped."""
+    return int(client.get(DROPPED_KEY) or 0)

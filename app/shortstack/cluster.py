@@ -107,4 +107,4 @@ def _stream(client: redis.Redis) -> dict:
         groups = []
     group = next((g for g in groups if g["name"] == clickstream.GROUP), None)
     return {"length": client.xlen(clickstream.STREAM), "pending": group["pending"] if group else 0,
-            "unread": group.get("lag") if group else None}
+            "unread": group.get("lag") if group else None, "dropped": clickstream.dropped(client)}

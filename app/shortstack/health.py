@@ -54,5 +54,7 @@ def _check_redis() -> str:
 
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
-    """Prometheus text exposition for this replica (nginx does not expose it)."""
-    return Response(generate_latest(metrics.registry()), mimetype=CONTENT_TYPE_LATEST)
+    """Prometheus text exposition for this replica, plus the shared click stream's backlog and
+    drops (nginx does not expose it)."""
+    stream = metrics.click_stream_registry(services.backends().redis)
+    return Response(generate_latest(metrics.registry()) + generate_latest(stream), mimetype=CONTENT_TYPE_LATEST)

@@ -28,17 +28,17 @@ MISSING = "-"
 
 
 # The hot path in one Redis round trip: read the cached target and, only if it is live and the
-# caller sent a click, append the click to the stream, atomically. Expiry is checked here (for a
-# cached target) and in Target.is_expired (for one just read from PostgreSQL).
-# KEYS: the cache key, the click stream. ARGV: now in Unix ms, the "unknown code" marker, then
-# the click's field/value pairs (none: do not count this follow).
-FOLLOW_SCRIPT = """
+# caller sent a click, queue the click (capped, see clickstream), atomically. Expiry is checked
+# here (for a cached target) and in Target.is_expired (for one just read from PostgreSQL).
+# KEYS: the cache key, the click stream, its dropped counter. ARGV: now in Unix ms, the
+# "unknown code" marker, the stream's cap, then the click's field/value pairs (none: not counted).
+FOLLOW_SCRIPT = clickstream.QUEUE_CLICK_LUA + """
 local cached = redis.call('GET', KEYS[1])
 if not cached then return {'uncached'} end
 if cached == ARGV[2] then return {'unknown'} end
 local expires_at_ms = cjson.decode(cached)['e']
 if expires_at_ms ~= cjson.null and tonumber(ARGV[1]) >= expires_at_ms then return {'expired'} end
-if #ARGV > 2 then redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3)) end
+if #ARGV > 3 then queue_click(KEYS[2], KEYS[3], ARGV[3], {unpack(ARGV, 4)}) end
 return {'live', cached}
 """
 
@@ -182,11 +182,12 @@ class LinkStore:
         UNCACHED means PostgreSQL must answer (resolve_uncached) and the click is not queued yet;
         that is also the answer when Redis is down.
         """
-        fields = [] if click is None else [v for pair in click.to_fields().items() for v in pair]
+        fields = [] if click is None else clickstream.flat_fields(click)
         try:
             if self._follow_script is None:
                 self._follow_script = self._backends.redis.register_script(FOLLOW_SCRIPT)
-            reply = self._follow_script(keys=[cache_key(code), clickstream.STREAM], args=[now_ms, MISSING, *fields])
+            reply = self._follow_script(keys=[cache_key(code), clickstream.STREAM, clickstream.DROPPED_KEY],
+                                        args=[now_ms, MISSING, self._settings.click_stream_max_len, *fields])
         except redis.RedisError as exc:
             log.warning("link cache read failed, using PostgreSQL: %s", exc)
             reply = ["uncached"]

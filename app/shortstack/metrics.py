@@ -9,8 +9,13 @@ does not expose it — scrape the replicas directly. No web imports here: the li
 from __future__ import annotations
 
 import os
+from typing import Iterator
 
+import redis
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, multiprocess
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from . import clickstream
 
 CLICKS_QUEUED = Counter("shortstack_clicks_queued_total", "Clicks appended to the click stream.")
 CLICKS_LOST = Counter("shortstack_clicks_lost_total", "Clicks that could not be queued because Redis was unavailable.")
@@ -35,3 +40,27 @@ def total(name: str) -> float:
     return sum(sample.value for family in registry().collect() if family.name == name.removesuffix("_total")
                for sample in family.samples if sample.name == name)
 
+
+
+class ClickStreamCollector:
+    """The click stream's backlog and the clicks its cap dropped, read from Redis at scrape time.
+    Every replica shares the stream, so every replica reports the same values (alert on one)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            length, dropped = self._client.xlen(clickstream.STREAM), clickstream.dropped(self._client)
+        except redis.RedisError:
+            return  # Redis down: /readyz says so; no made-up values here
+        yield GaugeMetricFamily("shortstack_click_stream_length", "Clicks queued and not yet stored.", value=length)
+        yield CounterMetricFamily("shortstack_clicks_dropped", "Clicks the stream's length cap dropped.",
+                                  value=dropped)
+
+
+def click_stream_registry(client: redis.Redis) -> CollectorRegistry:
+    """A registry with just the click stream's figures."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ClickStreamCollector(client))
+    return registry

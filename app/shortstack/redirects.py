@@ -66,7 +66,7 @@ def _not_found_page(app: Flask) -> str:
 def _record_click(event: clickstream.ClickEvent) -> None:
     # The visitor still gets the redirect when Redis is down; the lost click is counted and logged.
     try:
-        clickstream.append(services.backends().redis, event)
+        clickstream.append(services.backends().redis, event, services.settings().click_stream_max_len)
     except redis.RedisError as exc:
         metrics.CLICKS_LOST.inc()
         log.warning("click for %s not queued: %s", event.code, exc)

@@ -86,7 +86,7 @@ function render(view) {
   stream.className = "dep";
   stream.id = "stream";
   stream.textContent = view.stream
-    ? `click stream: ${view.stream.length} queued, ${view.stream.pending} being stored`
+    ? `click stream: ${view.stream.length} queued, ${view.stream.pending} being stored, ${view.stream.dropped} dropped by the cap`
     : "click stream: ?";
   document.getElementById("deps").replaceChildren(...deps, stream);
 }
