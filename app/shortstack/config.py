@@ -6,8 +6,11 @@ import os
 import socket
 from dataclasses import dataclass
 from typing import Mapping
+from urllib.parse import urlsplit
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+# The PostgreSQL and Redis password docker-compose.yml and .env.example ship with.
+DEFAULT_PASSWORD = "shortstack"
 
 
 @dataclass(frozen=True)
@@ -68,11 +71,22 @@ class Settings:
 
 
 def check_production(settings: Settings) -> None:
-    """Refuse to run in production with a secret anyone can read in this repository."""
-    if settings.app_env == "production" and (settings.secret_key in ("", DEFAULT_SECRET_KEY)
-                                             or len(settings.secret_key) < 16):
-        raise SystemExit("APP_ENV=production needs SECRET_KEY set to a long random value "
-                         "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))').")
+    """Refuse to run in production with a secret or password anyone can read in this repository,
+    or without the https address the cookies and HSTS rely on. Lists everything to fix at once."""
+    if settings.app_env != "production":
+        return
+    missing = []
+    if settings.secret_key in ("", DEFAULT_SECRET_KEY) or len(settings.secret_key) < 16:
+        missing.append("SECRET_KEY set to a long random value "
+                       "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    for name, url, source in (("DATABASE_URL", settings.database_url, "POSTGRES_PASSWORD"),
+                              ("REDIS_URL", settings.redis_url, "REDIS_PASSWORD")):
+        if urlsplit(url).password == DEFAULT_PASSWORD:
+            missing.append(f"{name} with a password of your own, not the default (compose: {source})")
+    if not settings.public_base_url.startswith("https://"):
+        missing.append("PUBLIC_BASE_URL set to the https:// address people reach this at")
+    if missing:
+        raise SystemExit("APP_ENV=production needs " + "; ".join(missing) + ".")
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:

@@ -23,8 +23,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     check_production(settings)
     configure_logging()
     app = Flask(__name__)
+    production = settings.app_env == "production"
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-                      SESSION_COOKIE_SAMESITE="Lax")
+                      SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=production)
     # nginx is the only client of a replica; trust exactly one hop of X-Forwarded-* from it.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
 
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.after_request
     def served_by(response):
         response.headers["X-Served-By"] = settings.instance_id
+        if production:  # check_production made sure PUBLIC_BASE_URL is https
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         metrics.REQUESTS.labels(request.endpoint or "unmatched", response.status_code).inc()
         heartbeat.count_request()
         return response

@@ -43,7 +43,8 @@ def test_only_nginx_publishes_a_port_besides_the_load_generator_dashboard():
     published = {name for name, service in SERVICES.items() if service.get("ports")}
     assert published == {"nginx", "locust"}
     assert SERVICES["nginx"]["ports"] == ["${HTTP_PORT:-8080}:8080"]
-    assert SERVICES["locust"]["ports"] == ["${LOCUST_PORT:-8089}:8089"]
+    # An unauthenticated load generator: reachable from this machine only.
+    assert SERVICES["locust"]["ports"] == ["127.0.0.1:${LOCUST_PORT:-8089}:8089"]
 
 
 def test_app_can_scale():

@@ -1,6 +1,6 @@
 import pytest
 
-from shortstack.config import Settings
+from shortstack.config import Settings, check_production
 from shortstack.migrate import yoyo_url
 
 
@@ -24,17 +24,47 @@ def test_yoyo_url_names_psycopg3():
         yoyo_url("mysql://h/db")
 
 
+PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "x" * 32, "PUBLIC_BASE_URL": "https://sho.rt",
+              "DATABASE_URL": "postgresql://shortstack:a-real-one@postgres:5432/shortstack",
+              "REDIS_URL": "redis://:another-real-one@redis:6379/0"}
+
+
 @pytest.mark.parametrize("secret", ["", "dev-insecure-change-me", "short"])
 def test_production_refuses_a_missing_or_default_secret(secret):
-    from shortstack.config import check_production
     with pytest.raises(SystemExit, match="SECRET_KEY"):
-        check_production(Settings.from_env({"APP_ENV": "production", "SECRET_KEY": secret}))
+        check_production(Settings.from_env({**PRODUCTION, "SECRET_KEY": secret}))
 
 
-def test_production_accepts_a_real_secret_and_development_anything():
-    from shortstack.config import check_production
-    check_production(Settings.from_env({"APP_ENV": "production", "SECRET_KEY": "x" * 32}))
-    check_production(Settings.from_env({"APP_ENV": "development", "SECRET_KEY": ""}))
+@pytest.mark.parametrize("setting, value, words", [
+    ("DATABASE_URL", "postgresql://shortstack:shortstack@postgres:5432/shortstack", "POSTGRES_PASSWORD"),
+    ("REDIS_URL", "redis://:shortstack@redis:6379/0", "REDIS_PASSWORD"),
+    ("PUBLIC_BASE_URL", "http://sho.rt", "https://"),
+    ("PUBLIC_BASE_URL", "", "https://"),
+])
+def test_production_refuses_default_passwords_and_plain_http(setting, value, words):
+    with pytest.raises(SystemExit, match=words):
+        check_production(Settings.from_env({**PRODUCTION, setting: value}))
+
+
+def test_production_lists_everything_to_fix_at_once():
+    with pytest.raises(SystemExit) as refused:
+        check_production(Settings.from_env({"APP_ENV": "production", "REDIS_URL": "redis://:shortstack@r:6379/0"}))
+    assert all(words in str(refused.value) for words in ("SECRET_KEY", "REDIS_PASSWORD", "PUBLIC_BASE_URL"))
+
+
+def test_production_accepts_real_settings_and_development_anything():
+    check_production(Settings.from_env(PRODUCTION))
+    check_production(Settings.from_env({"APP_ENV": "development", "SECRET_KEY": "",
+                                        "DATABASE_URL": "postgresql://shortstack:shortstack@postgres/shortstack"}))
+
+
+def test_production_sends_hsts_and_secure_session_cookies():
+    from shortstack.web import create_app
+    for settings, hsts, secure in ((Settings.from_env(PRODUCTION), "max-age=31536000", True),
+                                   (Settings.from_env({}), None, False)):
+        app = create_app(settings)
+        assert app.test_client().get("/healthz").headers.get("Strict-Transport-Security") == hsts
+        assert app.session_interface.get_cookie_secure(app) is secure
 
 
 def test_unknown_app_env_is_refused():
