@@ -202,16 +202,13 @@ def run_locust(target: Target, scenario: Scenario, seconds: int, csv_prefix: Pat
             "--host", target.url, "--only-summary", "--reset-stats", "--loglevel", "WARNING", *scenario.classes]
     if csv_prefix is not None:
         argv += ["--csv", str(csv_prefix)]
-    started = time.monotonic()
-    log = open(csv_prefix.with_suffix(".log") if csv_prefix else os.devnull, "w")
-    with log:
-        process = subprocess.Popen(argv, cwd=LOADTEST, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    started, cpu_before = time.monotonic(), _children_cpu_s()
+    with open(csv_prefix.with_suffix(".log") if csv_prefix else os.devnull, "w") as log:
+        result = subprocess.run(argv, cwd=LOADTEST, stdout=log, stderr=subprocess.STDOUT)
     # Locust exits 1 when any request failed; that is a result to report, not a crash.
-    if process.returncode not in (0, 1):
-        raise RuntimeError(f"locust exited {process.returncode}; see {csv_prefix}.log")
-    return time.monotonic() - started, usage.ru_utime + usage.ru_stime
+    if result.returncode not in (0, 1):
+        raise RuntimeError(f"locust exited {result.returncode}; see {csv_prefix}.log")
+    return time.monotonic() - started, _children_cpu_s() - cpu_before
 
 
 def measure(target: Target, plan: Plan, out: Path, scenario: Scenario) -> Point:
@@ -402,26 +399,30 @@ def run_experiments(plan: Plan, out: Path, data_dir: Path) -> list[Point]:
             points.append(measure(target, plan, out,
                                   Scenario("scaling-mixed", f"{n} replicas", "locustfile.py", plan.users, n)))
         for n in plan.io_replicas:
-            stack.set_replicas(n, io_env(plan))
+            stack.set_replicas(n, io_env(plan.io_delay_ms))
             points.append(measure(target, plan, out, io_scaling_scenario(n)))
         for worker_class in ("sync", "gthread", "gevent"):
-            stack.set_replicas(1, {**io_env(plan), **worker_env(worker_class, 1, plan.gthread_threads)})
+            stack.set_replicas(1, {**io_env(plan.io_delay_ms), **worker_env(worker_class, 1, plan.gthread_threads)})
             label = f"gthread ×{plan.gthread_threads}" if worker_class == "gthread" else worker_class
             points.append(measure(target, plan, out,
                                   Scenario("worker-class", label, "io_bound.py", plan.io_users, 1, worker_class)))
     return points
 
 
-def io_env(plan: Plan) -> dict[str, str]:
-    """Replicas of one sync process whose every request waits on a slow downstream: one request at
-    a time each, however idle the CPU."""
-    return {**ONE_PROCESS_ENV, "GUNICORN_WORKER_CLASS": "sync", "DOWNSTREAM_DELAY_MS": str(plan.io_delay_ms)}
+# Callers per I/O-bound replica: one request being served and one waiting, so each replica is
+# always busy and the replicas, not the users, are the limit.
+IO_USERS_PER_REPLICA = 2
+
+
+def io_env(delay_ms: int) -> dict[str, str]:
+    """Replicas of one sync process whose every request waits `delay_ms` on a slow downstream: one
+    request at a time each, however idle the CPU."""
+    return {**ONE_PROCESS_ENV, "GUNICORN_WORKER_CLASS": "sync", "DOWNSTREAM_DELAY_MS": str(delay_ms)}
 
 
 def io_scaling_scenario(replicas: int) -> Scenario:
-    """The I/O-bound scaling point for `replicas` sync replicas: two callers per replica, so each
-    always has a request waiting when it finishes one, and the replicas, not the users, are the limit."""
-    return Scenario("scaling-io", f"{replicas} replicas", "io_bound.py", 2 * replicas, replicas)
+    """The I/O-bound scaling point for `replicas` sync replicas."""
+    return Scenario("scaling-io", f"{replicas} replicas", "io_bound.py", IO_USERS_PER_REPLICA * replicas, replicas)
 
 
 def run_compose_scaling(plan: Plan, out: Path) -> list[Point]:
@@ -432,7 +433,7 @@ def run_compose_scaling(plan: Plan, out: Path) -> list[Point]:
     target = Target(compose.url, lambda: DockerStatsMeter(compose.project), lambda: time.sleep(3))
     experiments = [(n, Scenario("scaling-mixed", f"{n} replicas", "locustfile.py", plan.users, n), {})
                    for n in plan.replicas]
-    experiments += [(n, io_scaling_scenario(n), io_env(plan)) for n in plan.io_replicas]
+    experiments += [(n, io_scaling_scenario(n), io_env(plan.io_delay_ms)) for n in plan.io_replicas]
     points: list[Point] = []
     try:
         for n, scenario, extra_env in experiments:

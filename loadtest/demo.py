@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .bench import LOADTEST, LOCUST, ONE_PROCESS_ENV
+from .bench import IO_USERS_PER_REPLICA, LOADTEST, LOCUST, io_env
 from .compose_run import ComposeRun
 
 DELAY_MS = 100
-USERS_PER_REPLICA = 2  # one request being served, one waiting: each replica always busy
 
 
 @dataclass(frozen=True)
@@ -104,11 +103,10 @@ def run(steps: list[int], step_seconds: int, out: Path, http_port: int, keep: bo
         project: str = "shortstack-demo") -> list[Sample]:
     """The whole demo; returns the samples it wrote to out/demo.csv."""
     out.mkdir(parents=True, exist_ok=True)
-    env = {**ONE_PROCESS_ENV, "GUNICORN_WORKER_CLASS": "sync", "DOWNSTREAM_DELAY_MS": str(DELAY_MS)}
-    compose = ComposeRun(project, env, http_port)
+    compose = ComposeRun(project, io_env(DELAY_MS), http_port)
     print(f"starting the stack with {steps[0]} replica(s) on {compose.url} ...", flush=True)
     compose.scale(steps[0])
-    users = USERS_PER_REPLICA * max(steps)
+    users = IO_USERS_PER_REPLICA * max(steps)
     print(f"load: {users} Locust users on the I/O-bound scenario; watch {compose.url}/cluster", flush=True)
     prefix = out / "locust"
     locust = subprocess.Popen(

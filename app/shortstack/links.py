@@ -193,11 +193,7 @@ class LinkStore:
             reply = ["uncached"]
         followed = Followed(reply[0])
         _CACHE_COUNTERS[followed].inc()
-        if followed is Followed.LIVE:
-            if click is not None:
-                metrics.CLICKS_QUEUED.inc()
-            return followed, Target.from_cache(reply[1])
-        return followed, None
+        return followed, Target.from_cache(reply[1]) if followed is Followed.LIVE else None
 
     def resolve_uncached(self, code: str) -> Target | None:
         """Where `code` redirects to, from PostgreSQL; the answer (also "no such code") is cached."""

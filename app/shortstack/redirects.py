@@ -35,7 +35,9 @@ def follow(code: str) -> Response:
         if request.method == "GET" else None
     links = services.links()
     followed, target = links.follow_cached(code, now_ms, click)
-    if followed is Followed.UNCACHED:
+    if followed is Followed.LIVE and click is not None:
+        metrics.CLICKS_QUEUED.inc()  # follow_cached queued it
+    elif followed is Followed.UNCACHED:
         target = links.resolve_uncached(code)
         if target is None:
             followed = Followed.UNKNOWN

@@ -41,10 +41,11 @@ class StreamReader:
         self.batch_size, self.claim_idle_ms = batch_size, claim_idle_ms
         self._group_ready = False
         self._next_claim = 0.0
-        # Own pending entries are read back only when there can be some: at start, or when part of
-        # the last batch was never marked done. Otherwise that read is a wasted round trip per batch.
-        self._may_hold_pending = True
-        self._not_done: set[str] = set()
+        # The ids of the last batch not yet marked done; None until the first batch, when this
+        # consumer may hold entries from an earlier life. Own pending entries are read back only
+        # then, or when part of the last batch was never marked done: otherwise that read is a
+        # wasted round trip per batch.
+        self._not_done: set[str] | None = None
 
     def next_batch(self, block_ms: int) -> list[Entry]:
         """Up to batch_size entries, waiting at most `block_ms` for new ones. Deleted entries come
@@ -53,12 +54,11 @@ class StreamReader:
             if not self._group_ready:
                 ensure_group(self.client, self.stream, self.group)
                 self._group_ready = True
-            entries = self._read("0", block=None) if self._may_hold_pending or self._not_done else []
+            entries = self._read("0", block=None) if self._not_done is None or self._not_done else []
             if not entries and time.monotonic() >= self._next_claim:
                 if self._claim_stale():
                     entries = self._read("0", block=None)
             entries = entries or self._read(">", block=block_ms)
-            self._may_hold_pending = False
             self._not_done = {stream_id for stream_id, _ in entries}
             return entries
         except redis.ResponseError as exc:
@@ -76,7 +76,8 @@ class StreamReader:
             pipe.xack(self.stream, self.group, *ids)
             pipe.xdel(self.stream, *ids)
             pipe.execute()
-        self._not_done.difference_update(ids)
+        if self._not_done:
+            self._not_done.difference_update(ids)
 
     def pending(self) -> int:
         """How many entries this consumer holds unacknowledged."""
