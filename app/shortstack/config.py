@@ -44,6 +44,9 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
         """Build settings from `env`, falling back to the defaults documented in .env.example."""
         hostname = socket.gethostname()
+        app_env = _choice(env, "APP_ENV", ("development", "production"))
+        # On the internet the block is the default; in development a link to a local server is fine.
+        block_default = ("true", "false") if app_env == "production" else ("false", "true")
         return cls(
             database_url=env.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/shortstack",
             redis_url=env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
@@ -61,8 +64,8 @@ class Settings:
             worker_heartbeat_file=env.get("WORKER_HEARTBEAT_FILE", ""),
             migrate_wait_s=_int(env, "MIGRATE_WAIT_S", 30),
             downstream_delay_ms=_int(env, "DOWNSTREAM_DELAY_MS", 0),
-            app_env=_choice(env, "APP_ENV", ("development", "production")),
-            block_private_targets=_choice(env, "BLOCK_PRIVATE_TARGETS", ("false", "true")) == "true",
+            app_env=app_env,
+            block_private_targets=_choice(env, "BLOCK_PRIVATE_TARGETS", block_default) == "true",
             link_create_rate_limit=env.get("LINK_CREATE_RATE_LIMIT") or "30/minute",
             telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN", ""),
             telegram_api_url=(env.get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),

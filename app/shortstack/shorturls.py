@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from .validation import canonical_host
 
 
 def short_url(base_url: str, code: str) -> str:
@@ -11,5 +11,5 @@ def short_url(base_url: str, code: str) -> str:
 
 
 def own_host(base_url: str) -> str | None:
-    """The host[:port] of `base_url`, lower-cased: links pointing there would loop."""
-    return urlsplit(base_url).netloc.lower() or None
+    """The host name of `base_url` as a browser reads it: links pointing there would loop."""
+    return canonical_host(base_url) if base_url else None

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
-from werkzeug.urls import iri_to_uri
+import ada_url
 
 MAX_URL_CHARS = 2048
 MAX_EXPIRY = timedelta(days=3650)
@@ -24,8 +22,15 @@ RESERVED_ALIASES = frozenset(
     }
 )
 FIELDS = frozenset({"url", "alias", "expires_at"})
-# Host names that always mean "this machine or its private network".
-PRIVATE_HOST_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
+# Host names that always mean "this machine or its private network", with their subdomains.
+PRIVATE_NAMES = ("localhost", "localhost.localdomain", "local", "internal", "lan", "home.arpa", "localdomain",
+                 # public names whose DNS answers 127.0.0.1 for every subdomain
+                 "localtest.me", "lvh.me")
+# Wildcard DNS services (nip.io, sslip.io, ...) answer the address written in the name itself:
+# 127.0.0.1.nip.io, 10-0-0-1.sslip.io.
+ADDRESS_IN_NAME = re.compile(r"(?:^|[.-])(\d{1,3})[.-](\d{1,3})[.-](\d{1,3})[.-](\d{1,3})(?=[.-]|$)")
+# NAT64 (RFC 6052): the last 32 bits are the IPv4 address the gateway connects to.
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 
 
 class ValidationError(Exception):
@@ -67,63 +72,102 @@ def parse_new_link(body: object, now: datetime, own_host: str | None = None,
 
 
 def validate_url(value: object, own_host: str | None = None, block_private: bool = False) -> str:
-    """Return the target as an ASCII URI if it is an absolute http(s) URL with a host.
+    """Return the target as a browser would send it: an absolute http(s) URL, in the WHATWG URL
+    standard's serialisation (punycode host, percent-encoded path, IPv4 shorthand expanded).
 
-    International URLs are converted (punycode host, percent-encoded path) because a
-    Location header can only carry ASCII.
+    The checks below look at the host a browser would connect to, so a percent-encoded or
+    shorthand address cannot slip past them; `own_host` is this shortener's host name.
     """
     if value is None:
         raise ValidationError("url", "A url is required.")
     if not isinstance(value, str):
         raise ValidationError("url", "url must be a string.")
-    url = value.strip()
-    if not url:
+    raw = value.strip()
+    if not raw:
         raise ValidationError("url", "A url is required.")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in raw):
         raise ValidationError("url", "url must not contain spaces or control characters.")
     try:
-        url = iri_to_uri(url)
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
-    except (ValueError, UnicodeError):
-        raise ValidationError("url", "url is not a valid URL.") from None
-    if parts.scheme.lower() not in ("http", "https"):
+        parsed = ada_url.URL(raw)
+    except ValueError:
+        raise ValidationError("url", "url is not a valid URL; it must start with http:// or https://.") from None
+    if parsed.protocol not in ("http:", "https:"):
         raise ValidationError("url", "Only http:// and https:// URLs can be shortened.")
+    host = parsed.hostname.lower().rstrip(".")
     if not host:
         raise ValidationError("url", "url must include a host, like https://example.com/page.")
+    url = parsed.href
     if len(url) > MAX_URL_CHARS:
         raise ValidationError("url", f"url is longer than {MAX_URL_CHARS} characters (non-ASCII counts once encoded).")
-    if own_host and (f"{host}:{port}" if port else host) == own_host.lower():
+    if own_host and same_host(host, own_host):
         raise ValidationError("url", "url points at this shortener itself; that could loop.")
     if block_private and is_private_host(host):
         raise ValidationError("url", "url points at a private or local network address, which this service refuses.")
     return url
 
 
+def canonical_host(url: str) -> str | None:
+    """The host name a browser connects to for `url`, as validate_url compares hosts; None if
+    `url` does not parse."""
+    try:
+        return ada_url.URL(url).hostname.lower().rstrip(".") or None
+    except ValueError:
+        return None
+
+
+def same_host(host: str, other: str) -> bool:
+    """True if two canonical host names reach the same server by definition: equal, or both
+    this machine (localhost, 127.0.0.0/8, ::1). Ports are ignored: another port of the
+    shortener's host is still the shortener (http:// redirects to https://, for one)."""
+    return host == other or (_is_loopback(host) and _is_loopback(other))
+
+
 def is_private_host(host: str) -> bool:
-    """True for IP literals outside the public internet and for names that only exist locally.
+    """True for a canonical host (see canonical_host) outside the public internet: non-global
+    IP literals, also inside IPv6 transition addresses, names that are local by definition, and
+    names of wildcard DNS services that carry a private address.
 
     Names are not resolved: a DNS answer can change between this check and a visit, so the
     check is about what the link says, not where a name points today.
     """
     address = _ip_literal(host)
+    if address is not None:
+        return any(not a.is_global or a.is_multicast for a in _with_embedded(address))
+    if _is_local_name(host):
+        return True
+    return any(not ipaddress.IPv4Address(".".join(m.groups())).is_global
+               for m in ADDRESS_IN_NAME.finditer(host) if all(int(g) < 256 for g in m.groups()))
+
+
+def _is_loopback(host: str) -> bool:
+    address = _ip_literal(host)
     if address is None:
-        name = host.lower().rstrip(".")
-        return name == "localhost" or name.endswith(PRIVATE_HOST_SUFFIXES)
-    return not address.is_global or address.is_multicast
+        return host == "localhost" or host.endswith(".localhost")
+    return any(a.is_loopback or a.is_unspecified for a in _with_embedded(address))
+
+
+def _is_local_name(host: str) -> bool:
+    return any(host == name or host.endswith("." + name) for name in PRIVATE_NAMES)
 
 
 def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    # The WHATWG parser has already turned every IPv4 form (127.1, 0x7f000001, %2e) into dotted quad.
     try:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        pass
-    # Browsers also read legacy IPv4 forms such as 127.1, 0x7f000001 or 2130706433.
-    try:
-        return ipaddress.IPv4Address(socket.inet_aton(host))
-    except OSError:
         return None
+
+
+def _with_embedded(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list:
+    """The address and any IPv4 address an IPv6 transition form carries (mapped, 6to4, Teredo, NAT64)."""
+    found = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        found += [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+        if address.teredo:
+            found += list(address.teredo)
+        if address in NAT64_PREFIX:
+            found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
 
 
 def validate_alias(value: object) -> str | None:

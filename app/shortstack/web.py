@@ -26,8 +26,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     production = settings.app_env == "production"
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=production)
-    # nginx is the only client of a replica; trust exactly one hop of X-Forwarded-* from it.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
+    # nginx is the only client of a replica; trust exactly one hop of X-Forwarded-For/-Proto from
+    # it. The host comes from Host, which nginx passes on: a forwarded host would be the client's.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
     backends = Backends(settings)
     heartbeat = AppHeartbeat(lambda: backends.redis, settings.instance_id)

@@ -15,8 +15,9 @@ LIMIT = 5
 
 @pytest.fixture(scope="module")
 def stack():
-    """Two replicas with a tight creation limit and private targets refused."""
-    env = {"LINK_CREATE_RATE_LIMIT": f"{LIMIT}/minute", "BLOCK_PRIVATE_TARGETS": "true"}
+    """Two replicas with a tight creation limit and private targets refused; no PUBLIC_BASE_URL
+    (the compose default), so the replicas learn their host from each request."""
+    env = {"LINK_CREATE_RATE_LIMIT": f"{LIMIT}/minute", "BLOCK_PRIVATE_TARGETS": "true", "PUBLIC_BASE_URL": ""}
     with disposable_stack(replicas=2, workers=1, env=env) as running:
         yield running
 
@@ -45,20 +46,43 @@ def test_redirects_are_not_rate_limited(stack):
     assert [follow(stack, "free-ride").status_code for _ in range(60)] == [302] * 60
 
 
-@pytest.mark.parametrize("client, url", [("127.0.0.11", "http://127.0.0.1:6379/"),
-                                         ("127.0.0.12", "http://169.254.169.254/latest/meta-data"),
-                                         ("127.0.0.13", "http://localhost/admin"), ("127.0.0.14", "http://[::1]/")])
-def test_private_targets_are_refused(stack, client, url):
-    # Each case from a loopback address of its own: the creation limit is per client, and the
-    # test above spent this machine's usual address's allowance.
-    connection = http.client.HTTPConnection("127.0.0.1", stack.http_port, timeout=5, source_address=(client, 0))
-    connection.request("POST", "/api/v1/links", body=json.dumps({"url": url}),
-                       headers={"Content-Type": "application/json"})
+PRIVATE_TARGETS = ["http://127.0.0.1:6379/", "http://169.254.169.254/latest/meta-data", "http://localhost/admin",
+                   "http://[::1]/", "http://127%2e0%2e0%2e1/", "http://192%2E168%2E1%2E1/", "http://0x7f.1/",
+                   "http://localhost.localdomain/", "http://127.0.0.1.nip.io/", "http://[64:ff9b::7f00:1]/",
+                   "http://10.0.0.1\\@example.com/"]
+
+
+def post_link(client: str, body: dict, **headers: str) -> tuple[int, dict]:
+    """POST a link from the loopback address `client`: the creation limit is per client, and the
+    first test spent this machine's usual address's allowance."""
+    connection = http.client.HTTPConnection("127.0.0.1", headers.pop("port"), timeout=5, source_address=(client, 0))
+    connection.request("POST", "/api/v1/links", body=json.dumps(body),
+                       headers={"Content-Type": "application/json", **headers})
     response = connection.getresponse()
-    body = json.loads(response.read())
+    answer = json.loads(response.read())
     connection.close()
-    assert response.status == 422, body
+    return response.status, answer
+
+
+@pytest.mark.parametrize("number, url", list(enumerate(PRIVATE_TARGETS)))
+def test_private_targets_are_refused_however_written(stack, number, url):
+    # As reached by a public name: to a shortener on 127.0.0.1 these would be links to itself.
+    status, body = post_link(f"127.0.1.{number + 1}", {"url": url}, Host="sho.rt.example", port=stack.http_port)
+    assert status == 422, body
     assert "private or local" in body["detail"]
+
+
+def test_forwarded_host_headers_from_a_client_are_not_believed(stack):
+    forged = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Port": "666", "port": stack.http_port}
+    status, link = post_link("127.0.2.1", {"url": "https://example.com/fine"}, **forged)
+    assert status == 201, link
+    assert link["short_url"] == f"{stack.url}/{link['code']}"
+    # Nor does a forged host let a link point back at this shortener (a redirect loop).
+    for number, url in enumerate([f"{stack.url}/{link['code']}", f"http://127.1:{stack.http_port}/x",
+                                  f"http://LOCALHOST.:{stack.http_port}/x"]):
+        status, body = post_link(f"127.0.2.{number + 2}", {"url": url}, **forged)
+        assert status == 422, body
+        assert "itself" in body["detail"]
 
 
 def test_security_headers_and_no_version_banner(stack):

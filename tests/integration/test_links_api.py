@@ -89,7 +89,7 @@ def test_duplicate_alias_is_409_and_keeps_the_first_link(stack):
     assert response.status_code == 409
     assert "already taken" in response.json()["detail"]
     assert link_rows(stack) == before
-    assert requests.get(f"{stack.url}/api/v1/links/taken-alias", timeout=5).json()["url"] == "https://first.example"
+    assert requests.get(f"{stack.url}/api/v1/links/taken-alias", timeout=5).json()["url"] == "https://first.example/"
 
 
 def test_wrong_method_is_a_problem_too(stack):

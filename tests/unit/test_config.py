@@ -70,3 +70,10 @@ def test_production_sends_hsts_and_secure_session_cookies():
 def test_unknown_app_env_is_refused():
     with pytest.raises(SystemExit, match="APP_ENV must be one of"):
         Settings.from_env({"APP_ENV": "prod"})
+
+
+def test_private_targets_are_blocked_by_default_in_production_only():
+    assert Settings.from_env(PRODUCTION).block_private_targets is True
+    assert Settings.from_env({}).block_private_targets is False
+    assert Settings.from_env({**PRODUCTION, "BLOCK_PRIVATE_TARGETS": "false"}).block_private_targets is False
+    assert Settings.from_env({"BLOCK_PRIVATE_TARGETS": "true"}).block_private_targets is True

@@ -31,8 +31,9 @@ def test_international_url_becomes_ascii_for_the_location_header():
         ({"url": "   "}, "url", "required"),
         ({"url": "ftp://example.com"}, "url", "http"),
         ({"url": "javascript:alert(1)"}, "url", "http"),
-        ({"url": "https:///path-only"}, "url", "host"),
+        ({"url": "http://"}, "url", "http"),
         ({"url": "example.com"}, "url", "http"),
+        ({"url": "https://"}, "url", "http"),
         ({"url": "https://exa mple.com"}, "url", "spaces"),
         ({"url": "https://example.com/\x00"}, "url", "control"),
         ({"url": "https://example.com:99999/"}, "url", "not a valid URL"),
@@ -59,10 +60,37 @@ def test_bad_input_names_the_field_and_says_why(body, field, words):
     assert words in err.value.detail
 
 
-def test_own_host_only_refused_on_the_same_port():
-    assert parse_new_link({"url": "http://localhost:3000/x"}, NOW, own_host="localhost:8080").url
-    with pytest.raises(ValidationError):
-        parse_new_link({"url": "http://localhost:8080/x"}, NOW, own_host="localhost:8080")
+@pytest.mark.parametrize("url", ["https://sho.rt:443/x", "http://sho.rt/x", "https://SHO.RT./x", "https://sho%2Ert/x",
+                                 "https://sho.rt:8443/x", "https://user@sho.rt/x"])
+def test_own_host_is_refused_however_it_is_written(url):
+    with pytest.raises(ValidationError, match="itself"):
+        parse_new_link({"url": url}, NOW, own_host="sho.rt")
+
+
+@pytest.mark.parametrize("url", ["http://localhost:8080/x", "http://127.1:8080/", "http://127%2e0%2e0%2e1:8080/",
+                                 "http://[::1]:8080/", "http://app.localhost:8080/", "http://LOCALHOST./"])
+def test_a_shortener_on_this_machine_refuses_every_name_of_this_machine(url):
+    with pytest.raises(ValidationError, match="itself"):
+        parse_new_link({"url": url}, NOW, own_host="localhost")
+
+
+def test_other_hosts_are_not_the_shortener():
+    assert parse_new_link({"url": "https://sub.sho.rt/x"}, NOW, own_host="sho.rt").url == "https://sub.sho.rt/x"
+    assert parse_new_link({"url": "http://10.0.0.1/"}, NOW, own_host="localhost").url == "http://10.0.0.1/"
+
+
+@pytest.mark.parametrize("url, stored", [
+    ("http://127%2e0%2e0%2e1/", "http://127.0.0.1/"),
+    ("HTTP://Example.COM./a b", None),  # spaces are refused before parsing
+    ("http://example.com\\@10.0.0.1/", "http://example.com/@10.0.0.1/"),
+    ("https://example.com:443/p?q=ä#f", "https://example.com/p?q=%C3%A4#f"),
+])
+def test_the_stored_target_is_what_a_browser_would_visit(url, stored):
+    if stored is None:
+        with pytest.raises(ValidationError):
+            parse_new_link({"url": url}, NOW)
+    else:
+        assert parse_new_link({"url": url}, NOW).url == stored
 
 
 def test_expiry_just_inside_ten_years_is_fine():
@@ -79,7 +107,13 @@ def test_code_shape(value, ok):
 @pytest.mark.parametrize("url", ["http://127.0.0.1/admin", "http://[::1]:8080/", "http://10.0.0.5/", "http://192.168.1.1/",
                                  "http://169.254.169.254/latest/meta-data", "http://localhost:3000/",
                                  "http://printer.local/", "http://db.internal/", "http://0x7f000001/",
-                                 "http://2130706433/", "http://127.1/", "http://0.0.0.0/", "http://[fe80::1]/"])
+                                 "http://2130706433/", "http://127.1/", "http://0.0.0.0/", "http://[fe80::1]/",
+                                 # written the ways a browser still reads as a private address
+                                 "http://127%2e0%2e0%2e1/", "http://192%2E168%2E1%2E1/", "http://127.0.0.1./",
+                                 "http://0177.0.0.1/", "http://localhost.localdomain/", "http://LocalHost./",
+                                 "http://127.0.0.1.nip.io/", "http://10-0-0-1.sslip.io/", "http://app.lvh.me/",
+                                 "http://[64:ff9b::7f00:1]/", "http://[::ffff:192.168.0.1]/", "http://[2002:a00:1::]/",
+                                 "http://[64:ff9b::c0a8:101]/"])
 def test_private_targets_are_refused_when_configured(url):
     assert parse_new_link({"url": url}, NOW).url  # allowed by default
     with pytest.raises(ValidationError, match="private or local"):
@@ -87,6 +121,7 @@ def test_private_targets_are_refused_when_configured(url):
 
 
 @pytest.mark.parametrize("url", ["https://example.com/", "http://8.8.8.8/", "https://notlocalhost.example/",
-                                 "http://[2606:4700::1111]/"])
+                                 "http://[2606:4700::1111]/", "http://8.8.8.8.nip.io/", "https://v1-2-3.example/",
+                                 "http://[64:ff9b::808:808]/", "https://release-2026.10.1.5.example/"])
 def test_public_targets_pass_the_private_check(url):
     assert parse_new_link({"url": url}, NOW, block_private=True).url == url
