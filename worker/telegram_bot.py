@@ -13,11 +13,15 @@ so the rest of the stack runs as usual.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import sys
 from datetime import datetime, timezone
 
+import limits
+import limits.storage
+import limits.strategies
 from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
@@ -36,7 +40,7 @@ URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://\S+")
 HELP = (
     "I shorten links.\n\n"
     "Send me a message with a URL (http:// or https://) and I answer with its short link.\n"
-    "/stats <code> — clicks on one of the links, in total and in the last 24 hours\n"
+    "/stats <code> — clicks on one of your links, in total and in the last 24 hours\n"
     "/mylinks — the links you created here\n"
     "/help — this message"
 )
@@ -49,6 +53,11 @@ class LinkBot:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.links = LinkStore(Backends(settings), settings)
+        # The web's per-client creation limit, per Telegram user, in the same Redis: a bot user
+        # cannot create more than a browser or API client.
+        self._create_limit = limits.parse(settings.link_create_rate_limit)
+        self._limiter = limits.strategies.MovingWindowRateLimiter(
+            limits.storage.storage_from_string(settings.redis_url, socket_timeout=1, socket_connect_timeout=1))
 
     def application(self, polling: bool) -> Application:
         """A python-telegram-bot Application with our handlers, talking to TELEGRAM_API_URL."""
@@ -75,15 +84,21 @@ class LinkBot:
         if not found:
             await message.reply_text("Send me a full link starting with http:// or https://, or /help.")
             return
+        user_id = update.effective_user.id
+        if not await asyncio.to_thread(self._limiter.hit, self._create_limit, "telegram-create", str(user_id)):
+            await message.reply_text(f"You are creating links too fast (the limit is {self._create_limit}). "
+                                     "Try again in a minute.")
+            return
         try:
             new = parse_new_link({"url": found.group(0)}, datetime.now(timezone.utc),
                                  own_host=shorturls.own_host(self.settings.public_base_url),
                                  block_private=self.settings.block_private_targets)
-            link = await asyncio.to_thread(self.links.create, new)
+            # Its stats are for its creator, through /stats here.
+            link = await asyncio.to_thread(self.links.create, dataclasses.replace(new, public_stats=False))
         except ValidationError as exc:
             await message.reply_text(f"I cannot shorten that: {exc.detail}")
             return
-        await asyncio.to_thread(self.links.record_telegram_owner, update.effective_user.id, link.code)
+        await asyncio.to_thread(self.links.record_telegram_owner, user_id, link.code)
         await message.reply_text(f"{self._short_url(link.code)}\n→ {link.url}")
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -95,6 +110,10 @@ class LinkBot:
         link = await asyncio.to_thread(self.links.get, code) if looks_like_code(code) else None
         if link is None:
             await message.reply_text(f"No link has the code {code!r}.")
+            return
+        if not (link.public_stats or await asyncio.to_thread(self.links.created_by_telegram_user,
+                                                               update.effective_user.id, code)):
+            await message.reply_text(f"The clicks on {code} are private: only whoever created it can see them.")
             return
         recent = await asyncio.to_thread(self.links.clicks_since, code, 24)
         await message.reply_text(f"{self._short_url(code)} → {link.url}\n"

@@ -13,17 +13,26 @@ from . import cluster, services
 from .health import dependency_checks
 from .links import AliasTaken, Link
 from .problems import problem
-from .ratelimit import limiter, link_create_limit
+from .ratelimit import limit_link_creation
 from .validation import ValidationError, looks_like_code
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = (Path(__file__).with_name("openapi.json")).read_bytes()
+PRIVATE_DETAIL = ("This link's target and clicks are visible only to its owner: the API key "
+                  "(X-Api-Key) or the browser that created it.")
+
+
+KEY_NEEDED = ("Creating links here needs an API key, sent as the X-Api-Key header; "
+              "the operator creates one with: python -m shortstack.admin create-key NAME")
 
 
 @bp.post("/links")
-@limiter.limit(link_create_limit)
+@limit_link_creation
 def create_link() -> Response:
     """Shorten a URL: 201 with the new link, or a problem explaining what to fix."""
+    owner = services.current_owner()
+    if owner.key_id is None and services.settings().create_requires_key:
+        return problem(401, KEY_NEEDED)
     if not request.is_json:
         return problem(415, "Send the body as JSON with 'Content-Type: application/json'.")
     try:
@@ -37,7 +46,7 @@ def create_link() -> Response:
     except ValidationError as exc:
         return problem(422, exc.detail, "Invalid link", errors=[{"field": exc.field, "detail": exc.detail}])
     try:
-        link = services.links().create(new)
+        link = services.links().create(new, owner)
     except AliasTaken:
         return problem(409, f"The alias {new.alias!r} is already taken; choose another.", "Alias taken")
     response = jsonify(_link_json(link))
@@ -48,10 +57,10 @@ def create_link() -> Response:
 
 @bp.get("/links/<code>")
 def get_link(code: str) -> Response:
-    """The link and its total clicks."""
-    link = services.links().get(code) if looks_like_code(code) else None
-    if link is None:
-        return _no_such_link(code)
+    """The link and its total clicks, for its owner (or anyone, if its stats are public)."""
+    link, refused = _visible_link(code)
+    if refused:
+        return refused
     body = _link_json(link)
     body["click_count"] = link.click_count
     body["expired"] = link.is_expired(datetime.now(timezone.utc))
@@ -60,11 +69,10 @@ def get_link(code: str) -> Response:
 
 @bp.get("/links/<code>/stats")
 def get_stats(code: str) -> Response:
-    """Clicks per hour and per day, top referrers and bot clicks (times in UTC)."""
-    stats = services.links().stats(code) if looks_like_code(code) else None
-    if stats is None:
-        return _no_such_link(code)
-    return jsonify(stats)
+    """Clicks per hour and per day, top referrers and bot clicks (times in UTC), for the link's
+    owner (or anyone, if its stats are public)."""
+    _, refused = _visible_link(code)
+    return refused or jsonify(services.links().stats(code))
 
 
 @bp.get("/cluster")
@@ -90,8 +98,14 @@ def openapi() -> Response:
     return Response(OPENAPI, mimetype="application/json")
 
 
-def _no_such_link(code: str) -> Response:
-    return problem(404, f"No link has the code {code!r}.")
+def _visible_link(code: str) -> tuple[Link | None, Response | None]:
+    """The link, or the problem to answer instead: 404 unknown, 403 not the asker's to see."""
+    link = services.links().get(code) if looks_like_code(code) else None
+    if link is None:
+        return None, problem(404, f"No link has the code {code!r}.")
+    if not link.visible_to(services.current_owner()):
+        return None, problem(403, PRIVATE_DETAIL, "Private link")
+    return link, None
 
 
 def _link_json(link: Link) -> dict:
@@ -101,4 +115,6 @@ def _link_json(link: Link) -> dict:
         "url": link.url,
         "created_at": link.created_at.isoformat(),
         "expires_at": link.expires_at.isoformat() if link.expires_at else None,
+        "public_stats": link.public_stats,
+        "disabled": link.disabled_at is not None,
     }

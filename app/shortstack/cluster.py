@@ -82,14 +82,15 @@ def snapshot(client: redis.Redis) -> dict:
     for beat in beats:
         uptime = round(now - float(beat["started_at"]))
         if beat["kind"] == "app":
-            replica = replicas.setdefault(beat["instance"], {"instance": beat["instance"], "pids": [],
+            # A count of processes, not their pids: this view is public.
+            replica = replicas.setdefault(beat["instance"], {"instance": beat["instance"], "processes": 0,
                                                              "uptime_s": 0, "requests": 0, "requests_per_s": 0.0})
-            replica["pids"].append(int(beat["pid"]))
+            replica["processes"] += 1
             replica["uptime_s"] = max(replica["uptime_s"], uptime)
             replica["requests"] += int(beat["requests"])
             replica["requests_per_s"] += float(beat["requests_per_s"])
         else:
-            workers.append({"name": beat["name"], "pid": int(beat["pid"]), "uptime_s": uptime,
+            workers.append({"name": beat["name"], "uptime_s": uptime,
                             "stored": int(beat["stored"]), "stored_per_s": float(beat["stored_per_s"]),
                             "pending": int(beat["pending"])})
     return {

@@ -35,6 +35,7 @@ class Settings:
     downstream_delay_ms: int
     app_env: str
     block_private_targets: bool
+    create_requires_key: bool
     link_create_rate_limit: str
     telegram_bot_token: str
     telegram_api_url: str
@@ -66,6 +67,7 @@ class Settings:
             downstream_delay_ms=_int(env, "DOWNSTREAM_DELAY_MS", 0),
             app_env=app_env,
             block_private_targets=_choice(env, "BLOCK_PRIVATE_TARGETS", block_default) == "true",
+            create_requires_key=_choice(env, "CREATE_REQUIRES_KEY", ("false", "true")) == "true",
             link_create_rate_limit=env.get("LINK_CREATE_RATE_LIMIT") or "30/minute",
             telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN", ""),
             telegram_api_url=(env.get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -9,6 +11,7 @@ from . import metrics, services
 from .problems import problem
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
@@ -31,7 +34,8 @@ def readyz() -> Response:
 
 
 def dependency_checks() -> dict[str, str]:
-    """"ok" or the error, for PostgreSQL and for Redis."""
+    """"ok" or "unavailable", for PostgreSQL and for Redis. The reason goes to the log only:
+    these answers are public, and an error string can name hosts, users and versions."""
     return {"postgres": _check_postgres(), "redis": _check_redis()}
 
 
@@ -39,8 +43,9 @@ def _check_postgres() -> str:
     try:
         with services.backends().db.connection(timeout=2) as conn:
             conn.execute("SELECT 1")
-    except Exception as exc:  # any failure means "not ready", and the reason is reported
-        return f"error: {type(exc).__name__}: {exc}".strip()
+    except Exception as exc:  # any failure means "not ready"
+        log.warning("readiness: PostgreSQL unavailable: %s: %s", type(exc).__name__, exc)
+        return "unavailable"
     return "ok"
 
 
@@ -48,7 +53,8 @@ def _check_redis() -> str:
     try:
         services.backends().redis.ping()
     except Exception as exc:
-        return f"error: {type(exc).__name__}: {exc}".strip()
+        log.warning("readiness: Redis unavailable: %s: %s", type(exc).__name__, exc)
+        return "unavailable"
     return "ok"
 
 

@@ -15,7 +15,7 @@ import redis
 from . import clickstream, metrics
 from .backends import Backends
 from .config import Settings
-from .validation import NewLink
+from .validation import NewLink, canonical_host
 
 log = logging.getLogger(__name__)
 
@@ -25,20 +25,25 @@ CODE_LENGTH = 7
 CREATE_ATTEMPTS = 5
 # Cached "no such code": a flood of unknown codes costs Redis lookups, not PostgreSQL queries.
 MISSING = "-"
+# Cached "taken down by an operator" (admin disable): 410 on every replica at once.
+DISABLED = "x"
+LINK_COLUMNS = "code, url, created_at, expires_at, click_count, owner_key_id, owner_session, public_stats, disabled_at"
 
 
 # The hot path in one Redis round trip: read the cached target and, only if it is live and the
 # caller sent a click, queue the click (capped, see clickstream), atomically. Expiry is checked
 # here (for a cached target) and in Target.is_expired (for one just read from PostgreSQL).
 # KEYS: the cache key, the click stream, its dropped counter. ARGV: now in Unix ms, the
-# "unknown code" marker, the stream's cap, then the click's field/value pairs (none: not counted).
+# "unknown code" and "disabled" markers, the stream's cap, then the click's field/value pairs
+# (none: not counted).
 FOLLOW_SCRIPT = clickstream.QUEUE_CLICK_LUA + """
 local cached = redis.call('GET', KEYS[1])
 if not cached then return {'uncached'} end
 if cached == ARGV[2] then return {'unknown'} end
+if cached == ARGV[3] then return {'disabled'} end
 local expires_at_ms = cjson.decode(cached)['e']
 if expires_at_ms ~= cjson.null and tonumber(ARGV[1]) >= expires_at_ms then return {'expired'} end
-if #ARGV > 3 then queue_click(KEYS[2], KEYS[3], ARGV[3], {unpack(ARGV, 4)}) end
+if #ARGV > 4 then queue_click(KEYS[2], KEYS[3], ARGV[4], {unpack(ARGV, 5)}) end
 return {'live', cached}
 """
 
@@ -49,10 +54,12 @@ class Followed(enum.Enum):
     LIVE = "live"  # redirect; the click (if any) is in the stream
     UNKNOWN = "unknown"
     EXPIRED = "expired"
+    DISABLED = "disabled"  # taken down by an operator
     UNCACHED = "uncached"  # not in the cache (or Redis is down): ask PostgreSQL
 
 
 _CACHE_COUNTERS = {Followed.LIVE: metrics.CACHE_HIT, Followed.EXPIRED: metrics.CACHE_HIT,
+                   Followed.DISABLED: metrics.CACHE_HIT,
                    Followed.UNKNOWN: metrics.CACHE_NEGATIVE_HIT, Followed.UNCACHED: metrics.CACHE_MISS}
 
 
@@ -61,18 +68,42 @@ class AliasTaken(Exception):
 
 
 @dataclass(frozen=True)
+class Owner:
+    """Who is asking: the API key sent (its id) and the browser session's owner id, either or
+    neither (anonymous)."""
+
+    key_id: int | None = None
+    session: str | None = None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.key_id is None and self.session is None
+
+
+@dataclass(frozen=True)
 class Link:
-    """A stored link."""
+    """A stored link (columns as in LINK_COLUMNS)."""
 
     code: str
     url: str
     created_at: datetime
     expires_at: datetime | None
-    click_count: int = 0
+    click_count: int
+    owner_key_id: int | None
+    owner_session: str | None
+    public_stats: bool
+    disabled_at: datetime | None
 
     def is_expired(self, now: datetime) -> bool:
         """True once `now` has reached the expiry time."""
         return self.expires_at is not None and now >= self.expires_at
+
+    def visible_to(self, owner: Owner) -> bool:
+        """Whether `owner` may read this link's target and statistics: public ones to anyone,
+        others only with the key or from the browser session that created them."""
+        return (self.public_stats
+                or (owner.key_id is not None and owner.key_id == self.owner_key_id)
+                or (owner.session is not None and owner.session == self.owner_session))
 
 
 @dataclass(frozen=True)
@@ -116,15 +147,20 @@ class LinkStore:
         self._settings = settings
         self._follow_script: redis.commands.core.Script | None = None
 
-    def create(self, new: NewLink) -> Link:
-        """Store a new link under its alias or a fresh random code; raises AliasTaken."""
+    def create(self, new: NewLink, owner: Owner = Owner()) -> Link:
+        """Store a new link under its alias or a fresh random code; raises AliasTaken.
+
+        Its statistics are public if the request says so, and otherwise only when it has no
+        owner (nobody else could ever see them).
+        """
         codes = [new.alias] if new.alias else [new_code() for _ in range(CREATE_ATTEMPTS)]
+        public = owner.anonymous if new.public_stats is None else new.public_stats
         with self._backends.db.connection() as conn:
             for code in codes:
                 row = conn.execute(
-                    "INSERT INTO links (code, url, expires_at) VALUES (%s, %s, %s)"
-                    " ON CONFLICT (code) DO NOTHING RETURNING code, url, created_at, expires_at",
-                    (code, new.url, new.expires_at),
+                    "INSERT INTO links (code, url, expires_at, owner_key_id, owner_session, public_stats, target_host)"
+                    f" VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (code) DO NOTHING RETURNING {LINK_COLUMNS}",
+                    (code, new.url, new.expires_at, owner.key_id, owner.session, public, canonical_host(new.url)),
                 ).fetchone()
                 if row is not None:
                     link = Link(*row)
@@ -138,17 +174,13 @@ class LinkStore:
     def get(self, code: str) -> Link | None:
         """The link with its click total, straight from PostgreSQL (totals are not cached)."""
         with self._backends.db.connection() as conn:
-            row = conn.execute(
-                "SELECT code, url, created_at, expires_at, click_count FROM links WHERE code = %s", (code,)
-            ).fetchone()
+            row = conn.execute(f"SELECT {LINK_COLUMNS} FROM links WHERE code = %s", (code,)).fetchone()
         return None if row is None else Link(*row)
 
     def get_many(self, codes: list[str]) -> list[Link]:
         """Several links with their click totals, in the order of `codes` (unknown codes skipped)."""
         with self._backends.db.connection() as conn:
-            rows = conn.execute(
-                "SELECT code, url, created_at, expires_at, click_count FROM links WHERE code = ANY(%s)", (codes,)
-            ).fetchall()
+            rows = conn.execute(f"SELECT {LINK_COLUMNS} FROM links WHERE code = ANY(%s)", (codes,)).fetchall()
         by_code = {row[0]: Link(*row) for row in rows}
         return [by_code[code] for code in codes if code in by_code]
 
@@ -169,9 +201,42 @@ class LinkStore:
         """The links a Telegram user created, newest first."""
         with self._backends.db.connection() as conn:
             rows = conn.execute(
-                "SELECT l.code, l.url, l.created_at, l.expires_at, l.click_count FROM telegram_links t"
-                " JOIN links l USING (code) WHERE t.user_id = %s ORDER BY t.created_at DESC LIMIT %s",
+                f"SELECT {LINK_COLUMNS} FROM links WHERE code IN (SELECT code FROM telegram_links WHERE user_id = %s"
+                " ORDER BY created_at DESC LIMIT %s) ORDER BY created_at DESC",
                 (user_id, limit),
+            ).fetchall()
+        return [Link(*row) for row in rows]
+
+    def created_by_telegram_user(self, user_id: int, code: str) -> bool:
+        """True if the Telegram user `user_id` created `code` through the bot."""
+        with self._backends.db.connection() as conn:
+            return conn.execute("SELECT 1 FROM telegram_links WHERE user_id = %s AND code = %s",
+                                (user_id, code)).fetchone() is not None
+
+    def set_disabled(self, code: str, disabled: bool) -> bool:
+        """Take a link down (every replica answers 410 from the next request on) or put it back;
+        False if no link has `code`. Raises redis.RedisError if the cache could not be updated,
+        since replicas would then keep redirecting until their cached copy expires."""
+        with self._backends.db.connection() as conn:
+            found = conn.execute("UPDATE links SET disabled_at = CASE WHEN %s THEN coalesce(disabled_at, now()) END"
+                                 " WHERE code = %s RETURNING code", (disabled, code)).fetchone()
+        if found is None:
+            return False
+        if disabled:
+            self._backends.redis.set(cache_key(code), DISABLED, ex=max(1, self._settings.link_cache_ttl))
+        else:
+            self._backends.redis.delete(cache_key(code))
+        return True
+
+    def by_target_host(self, host: str, limit: int = 1000) -> list[Link]:
+        """Links whose target is on `host` or one of its subdomains, newest first."""
+        host = canonical_host(f"http://{host}/") or host.lower()
+        with self._backends.db.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {LINK_COLUMNS} FROM links WHERE target_host = %(host)s"
+                " OR right(target_host, length(%(host)s) + 1) = '.' || %(host)s"
+                " ORDER BY created_at DESC LIMIT %(limit)s",
+                {"host": host, "limit": limit},
             ).fetchall()
         return [Link(*row) for row in rows]
 
@@ -187,7 +252,7 @@ class LinkStore:
             if self._follow_script is None:
                 self._follow_script = self._backends.redis.register_script(FOLLOW_SCRIPT)
             reply = self._follow_script(keys=[cache_key(code), clickstream.STREAM, clickstream.DROPPED_KEY],
-                                        args=[now_ms, MISSING, self._settings.click_stream_max_len, *fields])
+                                        args=[now_ms, MISSING, DISABLED, self._settings.click_stream_max_len, *fields])
         except redis.RedisError as exc:
             log.warning("link cache read failed, using PostgreSQL: %s", exc)
             reply = ["uncached"]
@@ -195,16 +260,21 @@ class LinkStore:
         _CACHE_COUNTERS[followed].inc()
         return followed, Target.from_cache(reply[1]) if followed is Followed.LIVE else None
 
-    def resolve_uncached(self, code: str) -> Target | None:
-        """Where `code` redirects to, from PostgreSQL; the answer (also "no such code") is cached."""
+    def resolve_uncached(self, code: str, now_ms: int) -> tuple[Followed, Target | None]:
+        """What `code` is, from PostgreSQL: LIVE with its target, or UNKNOWN, DISABLED, EXPIRED.
+        The answer is cached (also "no such code" and "disabled")."""
         with self._backends.db.connection() as conn:
-            row = conn.execute("SELECT url, expires_at FROM links WHERE code = %s", (code,)).fetchone()
+            row = conn.execute("SELECT url, expires_at, disabled_at FROM links WHERE code = %s", (code,)).fetchone()
         if row is None:
             self._cache_put(code, MISSING, self._settings.negative_cache_ttl)
-            return None
-        target = Target.of(*row)
+            return Followed.UNKNOWN, None
+        url, expires_at, disabled_at = row
+        if disabled_at is not None:
+            self._cache_put(code, DISABLED, self._settings.link_cache_ttl)
+            return Followed.DISABLED, None
+        target = Target.of(url, expires_at)
         self._cache_put(code, target.to_cache(), self._settings.link_cache_ttl)
-        return target
+        return (Followed.EXPIRED if target.is_expired(now_ms) else Followed.LIVE), target
 
     def stats(self, code: str) -> dict | None:
         """Clicks per hour (last 48 h), per day (last 30 days), top referrers and bot clicks."""

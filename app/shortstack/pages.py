@@ -9,9 +9,10 @@ from flask import Blueprint, Response, abort, render_template, request, session
 from markupsafe import Markup
 
 from . import services
-from .api import cluster_view
+from .api import PRIVATE_DETAIL, cluster_view
 from .links import AliasTaken
-from .ratelimit import limiter, link_create_limit
+from .problems import error_response
+from .ratelimit import limit_link_creation
 from .validation import ValidationError, looks_like_code
 
 bp = Blueprint("pages", __name__)
@@ -23,10 +24,10 @@ MY_LINKS_KEPT = 20
 
 
 @bp.route("/", methods=["GET", "POST"])
-@limiter.limit(link_create_limit, methods=["POST"])
+@limit_link_creation
 def index() -> Response | str:
     """The shorten form; works without JavaScript (the script only avoids the reload)."""
-    form = {"url": "", "alias": "", "expires_in": ""}
+    form = {"url": "", "alias": "", "expires_in": "", "public_stats": ""}
     errors: dict[str, str] = {}
     created = None
     if request.method == "POST":
@@ -40,11 +41,14 @@ def index() -> Response | str:
 
 
 @bp.get("/links/<code>")
-def link_page(code: str) -> str:
-    """A link's details and its clicks over time."""
+def link_page(code: str) -> Response | str:
+    """A link's details and its clicks over time, for the browser that created it (or anyone, if
+    its stats are public)."""
     link = services.links().get(code) if looks_like_code(code) else None
     if link is None:
         abort(404)
+    if not link.visible_to(services.current_owner()):
+        return error_response(403, PRIVATE_DETAIL, "Private link")
     stats = services.links().stats(code)
     return render_template("link.html", link=link, stats=stats, short_url=services.short_url(code),
                            expired=link.is_expired(datetime.now(timezone.utc)))
@@ -58,9 +62,11 @@ def cluster_page() -> str:
 
 def _create_from_form(form: dict[str, str]):
     now = datetime.now(timezone.utc)
+    if services.settings().create_requires_key:
+        return None, {"body": "This shortener creates links only for API key holders (X-Api-Key on the API)."}
     if form["expires_in"] not in EXPIRY_CHOICES:
         return None, {"expires_in": "Choose one of the offered expiry times."}
-    body: dict[str, str] = {"url": form["url"]}
+    body: dict[str, object] = {"url": form["url"], "public_stats": form["public_stats"] == "on"}
     if form["alias"]:
         body["alias"] = form["alias"]
     lifetime = EXPIRY_CHOICES[form["expires_in"]][1]
@@ -68,7 +74,7 @@ def _create_from_form(form: dict[str, str]):
         body["expires_at"] = (now + lifetime).isoformat()
     try:
         new = services.parse_link_request(body, now)
-        link = services.links().create(new)
+        link = services.links().create(new, services.browser_owner())
     except ValidationError as exc:
         return None, {exc.field: exc.detail}
     except AliasTaken:

@@ -40,6 +40,10 @@ def link_create_limit() -> str:
     return services.settings().link_create_rate_limit
 
 
+# One allowance per client for every way of creating a link: the API and the form draw on it alike.
+limit_link_creation = limiter.shared_limit(link_create_limit, scope="link-create", methods=["POST"])
+
+
 def retry_after_seconds() -> int:
     """Seconds until the limit that was just exceeded lets this client in again."""
     limit = limiter.current_limit

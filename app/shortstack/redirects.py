@@ -19,13 +19,14 @@ from .problems import NOT_FOUND_DETAIL, error_response
 from .validation import looks_like_code
 
 log = logging.getLogger(__name__)
+DISABLED_DETAIL = "This short link was disabled by the service's operator and no longer redirects."
 
 bp = Blueprint("redirects", __name__)
 
 
 @bp.get("/<code>")
 def follow(code: str) -> Response:
-    """Redirect to the link's target; 404 for unknown codes, 410 once expired."""
+    """Redirect to the link's target; 404 for unknown codes, 410 once expired or disabled."""
     if not looks_like_code(code):
         return _not_found()
     now_ms = time.time_ns() // 1_000_000
@@ -38,17 +39,15 @@ def follow(code: str) -> Response:
     if followed is Followed.LIVE and click is not None:
         metrics.CLICKS_QUEUED.inc()  # follow_cached queued it
     elif followed is Followed.UNCACHED:
-        target = links.resolve_uncached(code)
-        if target is None:
-            followed = Followed.UNKNOWN
-        elif target.is_expired(now_ms):
-            followed = Followed.EXPIRED
-        elif click is not None:
+        followed, target = links.resolve_uncached(code, now_ms)
+        if followed is Followed.LIVE and click is not None:
             _record_click(click)
     if followed is Followed.UNKNOWN:
         return _not_found()
     if followed is Followed.EXPIRED:
         abort(410)
+    if followed is Followed.DISABLED:
+        return error_response(410, DISABLED_DETAIL, "Link disabled")
     response = redirect(target.url, 302)
     # Every follow must reach us to be counted, so browsers may not cache the redirect.
     response.headers["Cache-Control"] = "no-store"

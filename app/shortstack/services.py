@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
-from flask import current_app, request
+from flask import abort, current_app, request, session
 
 from . import shorturls
+from .apikeys import ApiKeys
 from .backends import Backends
 from .config import Settings
-from .links import LinkStore
+from .links import LinkStore, Owner
 from .validation import NewLink, parse_new_link
 
 
@@ -23,6 +25,29 @@ def backends() -> Backends:
 
 def links() -> LinkStore:
     return current_app.extensions["shortstack"]["links"]
+
+
+def api_keys() -> ApiKeys:
+    return current_app.extensions["shortstack"]["api_keys"]
+
+
+def current_owner() -> Owner:
+    """Who sent this request: the X-Api-Key's id (401 if the key is unknown or revoked) and
+    this browser's owner id, if it has created links through the form."""
+    key = request.headers.get("X-Api-Key")
+    key_id = None
+    if key is not None:
+        key_id = api_keys().owner_id(key)
+        if key_id is None:
+            abort(401, "The X-Api-Key sent is unknown or revoked.")
+    return Owner(key_id=key_id, session=session.get("owner"))
+
+
+def browser_owner() -> Owner:
+    """current_owner(), with an owner id given to this browser session if it had none yet."""
+    if "owner" not in session:
+        session["owner"] = secrets.token_urlsafe(16)
+    return current_owner()
 
 
 def public_base_url() -> str:

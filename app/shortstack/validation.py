@@ -21,7 +21,7 @@ RESERVED_ALIASES = frozenset(
         "admin", "login", "logout", "metrics", "robots", "favicon", "nginx-health",
     }
 )
-FIELDS = frozenset({"url", "alias", "expires_at"})
+FIELDS = frozenset({"url", "alias", "expires_at", "public_stats"})
 # Host names that always mean "this machine or its private network", with their subdomains.
 PRIVATE_NAMES = ("localhost", "localhost.localdomain", "local", "internal", "lan", "home.arpa", "localdomain",
                  # public names whose DNS answers 127.0.0.1 for every subdomain
@@ -49,6 +49,7 @@ class NewLink:
     url: str
     alias: str | None
     expires_at: datetime | None
+    public_stats: bool | None = None  # None: public only when the link has no owner
 
 
 def parse_new_link(body: object, now: datetime, own_host: str | None = None,
@@ -63,11 +64,16 @@ def parse_new_link(body: object, now: datetime, own_host: str | None = None,
         raise ValidationError("body", "The body must be a JSON object like {\"url\": \"https://example.com\"}.")
     unknown = sorted(set(body) - FIELDS)
     if unknown:
-        raise ValidationError(unknown[0], f"Unknown field {unknown[0]!r}; allowed fields are url, alias, expires_at.")
+        raise ValidationError(unknown[0], f"Unknown field {unknown[0]!r}; allowed fields are "
+                                          "url, alias, expires_at, public_stats.")
+    public_stats = body.get("public_stats")
+    if public_stats is not None and not isinstance(public_stats, bool):
+        raise ValidationError("public_stats", "public_stats must be true or false.")
     return NewLink(
         url=validate_url(body.get("url"), own_host, block_private),
         alias=validate_alias(body.get("alias")),
         expires_at=validate_expiry(body.get("expires_at"), now),
+        public_stats=public_stats,
     )
 
 

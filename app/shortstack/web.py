@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import api, demo, health, metrics, pages, problems, ratelimit, redirects, telegram_webhook
+from .apikeys import ApiKeys
 from .backends import Backends
 from .cluster import AppHeartbeat
 from .config import Settings, check_production
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         "settings": settings,
         "backends": backends,
         "links": LinkStore(backends, settings),
+        "api_keys": ApiKeys(backends),
     }
     csrf.init_app(app)
     # JSON and machine endpoints: no forms, no cookies (the webhook has its own secret).

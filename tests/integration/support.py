@@ -73,9 +73,9 @@ def cache(stack: LocalStack) -> redis.Redis:
 
 
 def click_count(stack: LocalStack, code: str) -> int:
-    response = requests.get(f"{stack.url}/api/v1/links/{code}", timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()["click_count"]
+    """The clicks stored for `code`, read in PostgreSQL (whoever may see them through the API)."""
+    with db(stack) as conn:
+        return conn.execute("SELECT click_count FROM links WHERE code = %s", (code,)).fetchone()[0]
 
 
 @dataclass(frozen=True)

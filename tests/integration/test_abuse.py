@@ -2,8 +2,11 @@
 
 import http.client
 import json
+import re
 import socket
 import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -110,3 +113,50 @@ def test_slow_clients_are_cut_off_by_nginx(stack):
         waited = time.monotonic() - started
     assert closed == b"" or closed.startswith(b"HTTP/1.1 408")
     assert 5 < waited < 15
+
+
+class Browser:
+    """A cookie-keeping client on one loopback address of its own (the limits are per address)."""
+
+    def __init__(self, stack, address: str) -> None:
+        self.port, self.address, self.cookie = stack.http_port, address, ""
+
+    def send(self, method: str, path: str, body: str = "", content_type: str = "") -> tuple[int, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5, source_address=(self.address, 0))
+        headers = {"Cookie": self.cookie, **({"Content-Type": content_type} if content_type else {})}
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        text = response.read().decode()
+        self.cookie = (response.getheader("Set-Cookie") or self.cookie).split(";")[0]
+        connection.close()
+        return response.status, text
+
+    def shorten(self, url: str) -> int:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', self.send("GET", "/")[1])[1]
+        form = urllib.parse.urlencode({"csrf_token": token, "url": url, "expires_in": ""})
+        return self.send("POST", "/", form, "application/x-www-form-urlencoded")[0]
+
+    def create(self, url: str) -> int:
+        return self.send("POST", "/api/v1/links", json.dumps({"url": url}), "application/json")[0]
+
+
+def test_the_form_and_the_api_draw_on_one_allowance(stack):
+    browser = Browser(stack, "127.0.4.1")
+    made = [browser.create("https://example.com/api/1"), browser.shorten("https://example.com/form/1"),
+            browser.create("https://example.com/api/2"), browser.shorten("https://example.com/form/2"),
+            browser.create("https://example.com/api/3")]
+    assert made == [201, 200, 201, 200, 201]
+    assert browser.shorten("https://example.com/form/3") == 429
+    assert browser.create("https://example.com/api/4") == 429
+
+
+def test_form_posts_are_under_nginx_edge_limit(stack):
+    # Without their CSRF token these never reach a view (400): what refuses them with 429 is nginx.
+    browser = Browser(stack, "127.0.4.2")
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: browser.send("POST", "/", "url=x", "application/x-www-form-urlencoded"),
+                                range(200)))
+    statuses = [status for status, _ in answers]
+    assert set(statuses) == {400, 429}, set(statuses)
+    assert "Served by nginx" in next(text for status, text in answers if status == 429)
+    assert browser.send("GET", "/")[0] == 200  # pages are not limited

@@ -19,6 +19,17 @@ def test_readiness_reports_both_dependencies(stack):
     assert response.json()["checks"] == {"postgres": "ok", "redis": "ok"}
 
 
+def test_the_public_cluster_view_counts_processes_without_naming_them(stack):
+    def cluster() -> dict | None:
+        view = requests.get(f"{stack.url}/api/v1/cluster", timeout=5).json()
+        return view if view["workers"] and len(view["replicas"]) == 3 else None
+
+    view = wait_for(cluster, 15, "every replica's and click worker's heartbeat")
+    assert {r["instance"] for r in view["replicas"]} == {"app-1", "app-2", "app-3"}
+    assert all(r["processes"] >= 1 and "pids" not in r for r in view["replicas"])
+    assert all("pid" not in w for w in view["workers"])
+
+
 def test_request_id_is_kept_and_logged_with_the_upstream(stack):
     request_id = uuid.uuid4().hex
     response = requests.get(f"{stack.url}/healthz", headers={"X-Request-ID": request_id}, timeout=5)

@@ -77,7 +77,8 @@ def test_unknown_code_gets_a_404_page(stack):
 
 def test_expired_link_is_gone(stack):
     with db(stack) as conn:
-        conn.execute("INSERT INTO links (code, url, expires_at) VALUES ('old-news', 'https://example.com', %s)",
+        conn.execute("INSERT INTO links (code, url, expires_at, public_stats)"
+                     " VALUES ('old-news', 'https://example.com', %s, true)",
                      (datetime.now(timezone.utc) - timedelta(minutes=1),))
     response = follow(stack, "old-news")
     assert response.status_code == 410

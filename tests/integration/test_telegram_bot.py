@@ -130,14 +130,19 @@ def test_an_update_the_bot_cannot_read_is_set_aside_and_the_bot_goes_on(stack, f
     assert cache(stack).xlen("bot:updates") == 0
 
 
+def start_poller(stack, fake_api, **env: str) -> subprocess.Popen:
+    """`telegram_bot.py poll` against the stack and the fake Bot API, with `env` on top."""
+    env = {**os.environ, "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url,
+           "PUBLIC_BASE_URL": stack.url, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake_api.url,
+           "PYTHONPATH": str(APP_DIR), **env}
+    return subprocess.Popen([sys.executable, "telegram_bot.py", "poll"], cwd=WORKER_DIR, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def test_polling_mode_answers_an_update_from_get_updates(stack, fake_api):
     user = next(users)
     fake_api.queue_update(message_update(next(update_ids), "/help", user))
-    env = {**os.environ, "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url,
-           "PUBLIC_BASE_URL": stack.url, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake_api.url,
-           "PYTHONPATH": str(APP_DIR)}
-    poller = subprocess.Popen([sys.executable, "telegram_bot.py", "poll"], cwd=WORKER_DIR, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    poller = start_poller(stack, fake_api)
     try:
         replies = wait_for(lambda: fake_api.replies_to(user) or poller.poll() is not None, 30, "the polled reply")
         assert replies is not True, poller.stdout.read()
@@ -145,3 +150,26 @@ def test_polling_mode_answers_an_update_from_get_updates(stack, fake_api):
     finally:
         poller.terminate()
         poller.wait(15)
+
+
+def test_stats_of_a_link_are_for_its_creator_only(stack, fake_api):
+    code = ask(stack, fake_api, "https://example.com/secret-campaign", next(users)).split()[0].rsplit("/", 1)[1]
+    reply = ask(stack, fake_api, f"/stats {code}", next(users))
+    assert "private" in reply and "secret-campaign" not in reply
+    assert requests.get(f"{stack.url}/api/v1/links/{code}/stats", timeout=5).status_code == 403
+
+
+def test_creating_links_through_the_bot_has_the_per_client_limit(stack, fake_api):
+    user = next(users)
+    for n in range(3):
+        fake_api.queue_update(message_update(next(update_ids), f"https://example.com/fast/{n}", user))
+    poller = start_poller(stack, fake_api, LINK_CREATE_RATE_LIMIT="2/minute")
+    try:
+        replies = wait_for(lambda: len(fake_api.replies_to(user)) == 3 or poller.poll() is not None, 30, "3 replies")
+        assert replies is True and poller.poll() is None, poller.stdout.read()
+    finally:
+        poller.terminate()
+        poller.wait(15)
+    answers = fake_api.replies_to(user)
+    assert sum(answer.startswith(f"{stack.url}/") for answer in answers) == 2
+    assert "too fast" in answers[2] and "2 per 1 minute" in answers[2]

@@ -61,13 +61,13 @@ function render(view) {
     share.min = 0; share.max = 1; share.value = totalRate ? r.requests_per_s / totalRate : 0;
     const shareCell = document.createElement("td");
     shareCell.appendChild(share);
-    const tr = row([cell(r.instance), cell(r.pids.join(", ")), cell(`${r.uptime_s} s`, true),
+    const tr = row([cell(r.instance), cell(String(r.processes), true), cell(`${r.uptime_s} s`, true),
                     cell(String(r.requests), true), cell(r.requests_per_s.toFixed(1), true), shareCell]);
     tr.dataset.instance = r.instance;
     return tr;
   }));
   document.querySelector("#workers tbody").replaceChildren(...view.workers.map((w) =>
-    row([cell(w.name), cell(String(w.pid)), cell(`${w.uptime_s} s`, true), cell(String(w.stored), true),
+    row([cell(w.name), cell(`${w.uptime_s} s`, true), cell(String(w.stored), true),
          cell(w.stored_per_s.toFixed(1), true), cell(String(w.pending), true)])));
   document.getElementById("replica-count").textContent = view.replicas.length;
   document.getElementById("total-requests").textContent = view.replicas.reduce((sum, r) => sum + r.requests, 0);
