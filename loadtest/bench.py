@@ -68,6 +68,7 @@ class Plan:
     io_delay_ms: int
     hot_path_workers: tuple[tuple[str, int], ...]  # (worker class, processes per replica)
     ingest_events: int
+    stats_clicks: int  # the big link's clicks in the stats-cost experiment
     gthread_threads: int = 16
 
 
@@ -83,9 +84,10 @@ LATENCY_AT = 0.7
 FULL = Plan(warmup_s=5, run_s=30, wrk_s=10, users=32, replicas=(1, 2, 4), io_replicas=(1, 2, 4, 8, 16),
             io_users=64, io_delay_ms=100,
             hot_path_workers=tuple((c, n) for c in ("sync", "gthread", "gevent") for n in (1, 2, 4)),
-            ingest_events=200_000)
+            ingest_events=200_000, stats_clicks=1_000_000)
 QUICK = Plan(warmup_s=2, run_s=6, wrk_s=3, users=16, replicas=(1, 2), io_replicas=(1, 2), io_users=32,
-             io_delay_ms=100, hot_path_workers=(("sync", 2), ("gevent", 2)), ingest_events=20_000)
+             io_delay_ms=100, hot_path_workers=(("sync", 2), ("gevent", 2)), ingest_events=20_000,
+             stats_clicks=50_000)
 
 
 class Meter(Protocol):
@@ -324,6 +326,57 @@ def measure_ingest(stack: LocalStack, events: int) -> Point:
     return point
 
 
+# --- stats of a link with many clicks ------------------------------------------------------------
+
+STATS_SMALL_CLICKS = 1_000
+STATS_SPREAD_MS = 30 * 24 * 3600 * 1000  # the clicks fill every hour the stats show
+STATS_QUEUE_CHUNK = 50_000  # queued while the worker drains, so Redis never holds more than this
+
+
+def run_stats_cost(stack: LocalStack, plan: Plan, out: Path) -> list[Point]:
+    """GET /stats of a link with plan.stats_clicks clicks and of one with STATS_SMALL_CLICKS, both
+    spread over 30 days, stored through the click worker, read uncached (STATS_CACHE_TTL=0) from
+    one replica: the same cost means the stats do not grow with the clicks."""
+    codes = {}
+    for clicks in (plan.stats_clicks, STATS_SMALL_CLICKS):
+        codes[clicks] = _create_on_replica(stack, f"https://example.com/stats-{clicks}")
+        print(f"  stats-cost: storing {clicks} clicks on {codes[clicks]}", flush=True)
+        _store_spread_clicks(stack, codes[clicks], clicks)
+    stack.set_replicas(2, {**NO_LIMIT_ENV, "STATS_CACHE_TTL": "0"})
+    replica = f"http://127.0.0.1:{next(iter(stack.app_ports.values()))}"
+    points = [measure_wrk(local_target(stack), plan, out, "stats-cost",
+                          WrkPath(f"{clicks} clicks", replica, (f"/api/v1/links/{code}/stats",)), 1, "default")
+              for clicks, code in codes.items()]
+    stack.set_replicas(2)
+    return points
+
+
+def _create_on_replica(stack: LocalStack, url: str) -> str:
+    replica = f"http://127.0.0.1:{next(iter(stack.app_ports.values()))}"
+    with urllib.request.urlopen(urllib.request.Request(
+            f"{replica}/api/v1/links", data=json.dumps({"url": url}).encode(),
+            headers={"Content-Type": "application/json"})) as response:
+        return json.load(response)["code"]
+
+
+def _store_spread_clicks(stack: LocalStack, code: str, clicks: int) -> None:
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    rng = random.Random(2)
+    now_ms = time.time_ns() // 1_000_000
+    deadline = time.monotonic() + 600
+    for start in range(0, clicks, STATS_QUEUE_CHUNK):
+        with client.pipeline(transaction=False) as pipe:
+            for _ in range(start, min(clicks, start + STATS_QUEUE_CHUNK)):
+                click = clickstream.ClickEvent(code, now_ms - rng.randrange(STATS_SPREAD_MS), rng.choice(REFERRERS),
+                                               rng.choice(USER_AGENTS))
+                clickstream.append(pipe, click, max_len=2 * STATS_QUEUE_CHUNK)
+            pipe.execute()
+        while client.xlen(clickstream.STREAM) > 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the click worker did not store the stats clicks within 600 s")
+            time.sleep(0.05)
+
+
 # --- the experiments ----------------------------------------------------------------------------
 
 def local_target(stack: LocalStack) -> Target:
@@ -351,10 +404,7 @@ def run_ceilings(stack: LocalStack, plan: Plan, out: Path) -> list[Point]:
     default gunicorn settings (those of compose and `make local`)."""
     target = local_target(stack)
     replica = f"http://127.0.0.1:{next(iter(stack.app_ports.values()))}"
-    with urllib.request.urlopen(urllib.request.Request(
-            f"{replica}/api/v1/links", data=json.dumps({"url": "https://example.com/stats"}).encode(),
-            headers={"Content-Type": "application/json"})) as response:
-        stats_code = json.load(response)["code"]
+    stats_code = _create_on_replica(stack, "https://example.com/stats")
     paths = [WrkPath("nginx only", stack.url, ("/nginx-health",)),
              WrkPath("nginx → Flask, no I/O", stack.url, ("/healthz",)),
              WrkPath("redirect", stack.url, tuple(f"/{code}" for code, _ in SEEDS)),
@@ -394,6 +444,7 @@ def run_experiments(plan: Plan, out: Path, data_dir: Path) -> list[Point]:
         stack.set_replicas(2)
         points += run_ceilings(stack, plan, out)
         points.append(measure_ingest(stack, plan.ingest_events))
+        points += run_stats_cost(stack, plan, out)
         for n in plan.replicas:
             stack.set_replicas(n, ONE_PROCESS_ENV)
             points.append(measure(target, plan, out,

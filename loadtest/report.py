@@ -17,7 +17,8 @@ TIERS = ("nginx", "app", "worker", "postgres", "redis", "load")
 class Point:
     """One measured run: what was run, and what came out."""
 
-    experiment: str  # "ceiling", "at-70%", "hot-path-workers", "ingest", "scaling-mixed", "scaling-io", "worker-class"
+    experiment: str  # "ceiling", "at-70%", "hot-path-workers", "ingest", "stats-cost", "scaling-mixed", "scaling-io",
+    #                   "worker-class"
     label: str
     replicas: int
     worker_class: str
@@ -220,6 +221,18 @@ def _ingest_section(points: list[Point], cores: int) -> list[str]:
             f"(CPU: {share}). What limits it: {limit}.", ""]
 
 
+def _stats_section(points: list[Point]) -> list[str]:
+    runs = sorted((p for p in points if p.experiment == "stats-cost"), key=lambda p: -int(p.label.split()[0]))
+    if len(runs) != 2:
+        return []
+    big, small = runs
+    return ["## Stats of a link with many clicks (wrk, one replica, stats cache off)", "",
+            "| link | req/s | p50 ms | p99 ms |", "| --- | ---: | ---: | ---: |",
+            *[f"| {p.label} | {p.rps:.0f} | {p.p50_ms:.1f} | {p.p99_ms:.1f} |" for p in runs], "",
+            f"Throughput with {big.label} / with {small.label}: **{big.rps / small.rps:.2f}** "
+            "(1.00: the stats cost the same whatever the clicks; they read per-hour counters, not clicks).", ""]
+
+
 def _scaling_section(points: list[Point], experiment: str, title: str, fit: USLFit | None, cores: int) -> list[str]:
     series = _series(points, experiment)
     if not series:
@@ -253,6 +266,7 @@ def write_report(points: list[Point], fits: dict[str, USLFit], machine: str, cor
     lines += _ceilings_section(points)
     lines += _workers_section(points)
     lines += _ingest_section(points, cores)
+    lines += _stats_section(points)
     lines += _scaling_section(points, "scaling-io", "Scaling where the replica is the limit: I/O-bound, sync workers",
                               fits.get("scaling-io"), cores)
     lines += _scaling_section(points, "scaling-mixed", "Scaling where the CPU is the limit: the mixed scenario",

@@ -79,39 +79,55 @@ def enrich(stream_id: str, event: clickstream.ClickEvent) -> StoredClick:
     )
 
 
-# Each batch is copied into this per-connection scratch table, then moved into clicks in one
+# Each batch is copied into a per-connection scratch table, then moved into clicks in one
 # statement that skips stream ids already stored: COPY is several times faster than binding arrays.
-CREATE_BATCH_TABLE = ("CREATE TEMPORARY TABLE IF NOT EXISTS click_batch (LIKE clicks INCLUDING DEFAULTS)"
-                      " ON COMMIT DELETE ROWS")
+# The clicks that were new land in click_new, and only they are added to the counters.
+CREATE_SCRATCH_TABLES = """
+CREATE TEMPORARY TABLE IF NOT EXISTS click_batch (LIKE clicks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMPORARY TABLE IF NOT EXISTS click_new (LIKE clicks) ON COMMIT DELETE ROWS
+"""
 COPY_BATCH = "COPY click_batch (stream_id, code, clicked_at, referrer_host, ua_family, is_bot) FROM STDIN"
 MOVE_NEW_CLICKS = """
-WITH inserted AS (
-    INSERT INTO clicks SELECT * FROM click_batch ON CONFLICT (stream_id) DO NOTHING RETURNING code
-)
-SELECT code, count(*) FROM inserted GROUP BY code
+WITH inserted AS (INSERT INTO clicks SELECT * FROM click_batch ON CONFLICT (stream_id) DO NOTHING RETURNING *)
+INSERT INTO click_new SELECT * FROM inserted
 """
-# The link rows are locked in code order, so concurrent workers never wait on each other in a cycle.
+# Every counter row is locked in key order (ORDER BY), so concurrent workers never wait on each
+# other in a cycle.
+ADD_TO_HOURS = """
+INSERT INTO clicks_hourly (code, hour, clicks)
+SELECT code, date_trunc('hour', clicked_at, 'UTC'), count(*) FROM click_new GROUP BY 1, 2 ORDER BY 1, 2
+ON CONFLICT (code, hour) DO UPDATE SET clicks = clicks_hourly.clicks + excluded.clicks
+"""
+ADD_TO_REFERRERS = """
+INSERT INTO referrer_counts (code, referrer_host, clicks)
+SELECT code, coalesce(referrer_host, ''), count(*) FROM click_new GROUP BY 1, 2 ORDER BY 1, 2
+ON CONFLICT (code, referrer_host) DO UPDATE SET clicks = referrer_counts.clicks + excluded.clicks
+"""
 ADD_TO_TOTALS = """
-UPDATE links SET click_count = links.click_count + counted.n
-FROM (SELECT links.code, batch.n FROM links JOIN unnest(%s::text[], %s::bigint[]) AS batch (code, n) USING (code)
+UPDATE links SET click_count = links.click_count + counted.n, bot_click_count = links.bot_click_count + counted.bots
+FROM (SELECT links.code, new.n, new.bots FROM links
+      JOIN (SELECT code, count(*) AS n, count(*) FILTER (WHERE is_bot) AS bots FROM click_new GROUP BY code) AS new
+      USING (code)
       ORDER BY links.code FOR UPDATE OF links) AS counted
 WHERE links.code = counted.code
 """
 
 
 def store_batch(conn: psycopg.Connection, clicks: list[StoredClick]) -> int:
-    """Insert the clicks and add the newly inserted ones to their links' totals, in one transaction.
+    """Insert the clicks and add the newly inserted ones to their links' totals and to the stats
+    counters, in one transaction.
 
     Returns how many clicks were new; already-stored stream ids are skipped and not counted.
     """
     with conn.transaction():
-        conn.execute(CREATE_BATCH_TABLE)
+        conn.execute(CREATE_SCRATCH_TABLES)
         with conn.cursor().copy(COPY_BATCH) as copy:
             for c in clicks:
                 copy.write_row((c.stream_id, c.code, c.clicked_at, c.referrer_host, c.ua_family, c.is_bot))
-        per_code = conn.execute(MOVE_NEW_CLICKS).fetchall()
-        conn.execute(ADD_TO_TOTALS, ([code for code, _ in per_code], [n for _, n in per_code]))
-    return sum(n for _, n in per_code)
+        new = conn.execute(MOVE_NEW_CLICKS).rowcount
+        for statement in (ADD_TO_HOURS, ADD_TO_REFERRERS, ADD_TO_TOTALS):
+            conn.execute(statement)
+    return new
 
 
 class ClickWorker:

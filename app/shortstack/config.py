@@ -24,6 +24,7 @@ class Settings:
     instance_id: str
     link_cache_ttl: int
     negative_cache_ttl: int
+    stats_cache_ttl: int
     db_pool_size: int
     click_batch_size: int
     click_batch_wait_ms: int
@@ -56,6 +57,7 @@ class Settings:
             instance_id=env.get("INSTANCE_ID") or hostname,
             link_cache_ttl=_int(env, "LINK_CACHE_TTL", 3600),
             negative_cache_ttl=_int(env, "NEGATIVE_CACHE_TTL", 30),
+            stats_cache_ttl=_int(env, "STATS_CACHE_TTL", 5),
             db_pool_size=_int(env, "DB_POOL_SIZE", 4),
             click_batch_size=_int(env, "CLICK_BATCH_SIZE", 2000),
             click_batch_wait_ms=_int(env, "CLICK_BATCH_WAIT_MS", 200),

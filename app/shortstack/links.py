@@ -139,6 +139,10 @@ def cache_key(code: str) -> str:
     return f"link:{code}"
 
 
+def stats_key(code: str) -> str:
+    return f"stats:{code}"
+
+
 class LinkStore:
     """Link persistence for one app process."""
 
@@ -185,10 +189,10 @@ class LinkStore:
         return [by_code[code] for code in codes if code in by_code]
 
     def clicks_since(self, code: str, hours: int) -> int:
-        """Clicks on `code` stored in the last `hours` hours."""
+        """Clicks on `code` stored in the current hour and the `hours` - 1 before it (UTC)."""
         with self._backends.db.connection() as conn:
-            return conn.execute("SELECT count(*) FROM clicks"
-                                " WHERE code = %s AND clicked_at >= now() - %s * interval '1 hour'",
+            return conn.execute("SELECT coalesce(sum(clicks), 0)::bigint FROM clicks_hourly WHERE code = %s"
+                                " AND hour >= date_trunc('hour', now() - (%s - 1) * interval '1 hour', 'UTC')",
                                 (code, hours)).fetchone()[0]
 
     def record_telegram_owner(self, user_id: int, code: str) -> None:
@@ -277,35 +281,62 @@ class LinkStore:
         return (Followed.EXPIRED if target.is_expired(now_ms) else Followed.LIVE), target
 
     def stats(self, code: str) -> dict | None:
-        """Clicks per hour (last 48 h), per day (last 30 days), top referrers and bot clicks."""
+        """Clicks per hour (last 48 h), per day (last 30 days), top referrers and bot clicks.
+
+        Read from the counters the click worker keeps, so the cost grows with the number of
+        hours shown, not of clicks; and kept STATS_CACHE_TTL seconds in Redis, so a crowd asking
+        for one popular link's stats costs PostgreSQL one query a few seconds.
+        """
+        cached = self._cached_stats(code)
+        if cached is not None:
+            return cached
         with self._backends.db.connection() as conn:
-            link = conn.execute("SELECT click_count FROM links WHERE code = %s", (code,)).fetchone()
+            link = conn.execute("SELECT click_count, bot_click_count FROM links WHERE code = %s", (code,)).fetchone()
             if link is None:
                 return None
             by_hour = conn.execute(
-                "SELECT date_trunc('hour', clicked_at), count(*) FROM clicks"
-                " WHERE code = %s AND clicked_at >= now() - interval '48 hours' GROUP BY 1 ORDER BY 1",
+                "SELECT hour, clicks FROM clicks_hourly"
+                " WHERE code = %s AND hour >= date_trunc('hour', now() - interval '47 hours', 'UTC') ORDER BY 1",
                 (code,),
             ).fetchall()
             by_day = conn.execute(
-                "SELECT date_trunc('day', clicked_at), count(*) FROM clicks"
-                " WHERE code = %s AND clicked_at >= now() - interval '30 days' GROUP BY 1 ORDER BY 1",
+                "SELECT date_trunc('day', hour, 'UTC'), sum(clicks)::bigint FROM clicks_hourly WHERE code = %s"
+                " AND hour >= date_trunc('day', now() - interval '29 days', 'UTC') GROUP BY 1 ORDER BY 1",
                 (code,),
             ).fetchall()
             referrers = conn.execute(
-                "SELECT referrer_host, count(*) FROM clicks WHERE code = %s"
-                " GROUP BY 1 ORDER BY 2 DESC, 1 NULLS FIRST LIMIT 10",
+                "SELECT nullif(referrer_host, ''), clicks FROM referrer_counts WHERE code = %s"
+                " ORDER BY 2 DESC, 1 NULLS FIRST LIMIT 10",
                 (code,),
             ).fetchall()
-            bots = conn.execute("SELECT count(*) FROM clicks WHERE code = %s AND is_bot", (code,)).fetchone()[0]
-        return {
+        stats = {
             "code": code,
             "total_clicks": link[0],
-            "bot_clicks": bots,
+            "bot_clicks": link[1],
             "by_hour": [{"hour": h.isoformat(), "clicks": n} for h, n in by_hour],
             "by_day": [{"day": d.date().isoformat(), "clicks": n} for d, n in by_day],
             "top_referrers": [{"host": host, "clicks": n} for host, n in referrers],
         }
+        self._cache_put_stats(code, stats)
+        return stats
+
+    def _cached_stats(self, code: str) -> dict | None:
+        if not self._settings.stats_cache_ttl:
+            return None
+        try:
+            raw = self._backends.redis.get(stats_key(code))
+        except redis.RedisError as exc:
+            log.warning("stats cache read failed, using PostgreSQL: %s", exc)
+            return None
+        return None if raw is None else json.loads(raw)
+
+    def _cache_put_stats(self, code: str, stats: dict) -> None:
+        if not self._settings.stats_cache_ttl:
+            return
+        try:
+            self._backends.redis.set(stats_key(code), json.dumps(stats), ex=self._settings.stats_cache_ttl)
+        except redis.RedisError as exc:
+            log.warning("stats cache write failed: %s", exc)
 
     def _cache_put(self, code: str, value: str, ttl: int) -> None:
         try:

@@ -62,6 +62,14 @@ def test_1_up_build_wait_starts_every_service_healthy_and_migrates_once(project)
     assert requests.get(f"{project.url}/readyz", timeout=10).status_code == 200
 
 
+def test_1b_no_service_runs_as_root(project):
+    # The fake Bot API is this suite's own; everything else is what a user runs.
+    for service in sorted(LONG_RUNNING - {"fake-telegram"}):
+        status = project.compose("exec", "-T", service, "cat", "/proc/1/status").stdout
+        uid = re.search(r"^Uid:\s+(\d+)", status, re.M)[1]
+        assert uid != "0", f"{service}'s main process runs as root"
+
+
 def test_2_a_link_followed_60_times_is_served_by_all_3_replicas_and_counted_60_times(project):
     link = create(project, "https://example.com/compose/journey")
     assert link["short_url"] == f"{project.url}/{link['code']}"  # PUBLIC_BASE_URL

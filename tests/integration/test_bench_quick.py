@@ -4,18 +4,23 @@ import csv
 import subprocess
 import sys
 
+import pytest
+
 from local_stack.stack import REPO
 
-EXPERIMENTS = {"ceiling", "at-70%", "hot-path-workers", "ingest", "scaling-mixed", "scaling-io", "worker-class"}
+EXPERIMENTS = {"ceiling", "at-70%", "hot-path-workers", "ingest", "stats-cost", "scaling-mixed", "scaling-io",
+               "worker-class"}
 
 
+@pytest.mark.timeout(360)
 def test_quick_bench_writes_its_results(tmp_path):
     out = tmp_path / "results"
     result = subprocess.run([sys.executable, "-m", "loadtest.bench", "--quick", "--out", str(out)], cwd=REPO,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=330)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = (out / "report.md").read_text()
     for heading in ("## Ceilings", "## The redirect by gunicorn worker class", "## Click ingest",
+                    "## Stats of a link with many clicks", "Throughput with 50000 clicks / with 1000 clicks",
                     "## Scaling where the replica is the limit", "## Scaling where the CPU is the limit",
                     "## I/O-bound", "USL fit", "The redirect runs at"):
         assert heading in report

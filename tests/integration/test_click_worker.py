@@ -2,10 +2,12 @@
 
 import signal
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 
-from click_worker import enrich, store_batch
+from click_worker import StoredClick, enrich, store_batch
 from shortstack.clickstream import GROUP, STREAM, ClickEvent
 from shortstack.streams import ensure_group
 from support import cache, click_count, create_link, db, disposable_stack, follow, wait_for
@@ -41,6 +43,18 @@ def counted_clicks(stack, codes: list[str]) -> int:
         return conn.execute("SELECT sum(click_count) FROM links WHERE code = ANY(%s)", (codes,)).fetchone()[0]
 
 
+def counters(stack, codes: list[str]) -> dict[str, int]:
+    """What the stats read (totals, hourly and referrer counters) beside the stored clicks they count."""
+    with db(stack) as conn:
+        return {name: conn.execute(query, (codes,)).fetchone()[0] for name, query in {
+            "stored": "SELECT count(*) FROM clicks WHERE code = ANY(%s)",
+            "total": "SELECT sum(click_count) FROM links WHERE code = ANY(%s)",
+            "hourly": "SELECT sum(clicks) FROM clicks_hourly WHERE code = ANY(%s)",
+            "referrers": "SELECT sum(clicks) FROM referrer_counts WHERE code = ANY(%s)",
+            "bots stored": "SELECT count(*) FROM clicks WHERE is_bot AND code = ANY(%s)",
+            "bots": "SELECT sum(bot_click_count) FROM links WHERE code = ANY(%s)"}.items()}
+
+
 def pending(stack) -> dict[str, int]:
     return {c["name"]: c["pending"] for c in cache(stack).xinfo_consumers(STREAM, GROUP)}
 
@@ -68,6 +82,8 @@ def test_kill_9_mid_batch_then_recover_stores_every_click_once(stack):
 
     assert stored_clicks(stack, codes) == total
     assert counted_clicks(stack, codes) == total
+    assert counters(stack, codes) == {"stored": total, "total": total, "hourly": total, "referrers": total,
+                                      "bots stored": 0, "bots": 0}
     assert cache(stack).xlen(STREAM) == 0  # acknowledged entries are removed: the stream is the backlog
     stack.stop_process("worker-b")
     stack.stop_process("worker-c")
@@ -87,10 +103,40 @@ def test_a_batch_committed_but_never_acknowledged_is_not_counted_twice(stack):
     assert click_count(stack, code) == 10
 
     stack.add_worker("worker-d")  # claims the dead consumer's entries once they are 1 s idle
-    wait_for(lambda: pending(stack).get("crashed-consumer", 1) == 0, 15, "the entries to be claimed and acked")
+    wait_for(lambda: pending(stack).get("crashed-consumer", 1) == 0 and sum(pending(stack).values()) == 0, 15,
+             "the entries to be claimed, stored again and acked")
     assert click_count(stack, code) == 10
     assert stored_clicks(stack, [code]) == 10
+    assert counters(stack, [code]) == {"stored": 10, "total": 10, "hourly": 10, "referrers": 10,
+                                       "bots stored": 0, "bots": 0}
     stack.stop_process("worker-d")
+
+
+def test_stats_from_the_counters_agree_with_the_stored_clicks(stack):
+    code = create_link(stack, url="https://example.com/history")["code"]
+    now = datetime.now(timezone.utc)
+    ages = [timedelta(0)] * 3 + [timedelta(hours=5)] * 2 + [timedelta(days=3)] + [timedelta(days=40)] * 4
+    referrers = ["news.example", None, "news.example", "blog.example", None, "news.example", None, None, None, None]
+    clicks = [StoredClick(stream_id=f"history-{i}", code=code, clicked_at=now - age, referrer_host=referrer,
+                          ua_family="Other", is_bot=i % 5 == 0)
+              for i, (age, referrer) in enumerate(zip(ages, referrers))]
+    with db(stack) as conn:
+        assert store_batch(conn, clicks[:6]) == 6
+        assert store_batch(conn, clicks) == 4  # the first six again, skipped, and four more
+        # The statistics as they were computed before the counters existed, from every click.
+        by_hour = conn.execute("SELECT date_trunc('hour', clicked_at, 'UTC'), count(*) FROM clicks WHERE code = %s"
+                               " AND clicked_at >= date_trunc('hour', now() - interval '47 hours', 'UTC')"
+                               " GROUP BY 1 ORDER BY 1", (code,)).fetchall()
+        by_day = conn.execute("SELECT date_trunc('day', clicked_at, 'UTC'), count(*) FROM clicks WHERE code = %s"
+                              " AND clicked_at >= date_trunc('day', now() - interval '29 days', 'UTC')"
+                              " GROUP BY 1 ORDER BY 1", (code,)).fetchall()
+    stats = requests.get(f"{stack.url}/api/v1/links/{code}/stats", timeout=5).json()
+    assert (stats["total_clicks"], stats["bot_clicks"]) == (10, 2)
+    assert [(row["hour"], row["clicks"]) for row in stats["by_hour"]] == [(h.isoformat(), n) for h, n in by_hour]
+    assert [(row["day"], row["clicks"]) for row in stats["by_day"]] == [(d.date().isoformat(), n) for d, n in by_day]
+    assert sum(row["clicks"] for row in stats["by_hour"]) == 5 and sum(row["clicks"] for row in stats["by_day"]) == 6
+    assert stats["top_referrers"] == [{"host": None, "clicks": 6}, {"host": "news.example", "clicks": 3},
+                                      {"host": "blog.example", "clicks": 1}]
 
 
 def test_sigterm_finishes_the_batch_in_hand_and_exits(stack):

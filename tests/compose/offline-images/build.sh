@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure every registry image that docker-compose.yml and the Dockerfiles name exists locally:
 # pulled when a registry answers, else a stand-in is built here (an engine with no registry).
-# Images already present are left as they are. README.md beside this file says how each differs.
+# Images already present are left as they are, but for stand-ins whose folder here changed since
+# they were built (label shortstack.stand-in). README.md beside this file says how each differs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -15,6 +16,8 @@ images=(
 )
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
+stamp() { (cd "$here/$1" && cat $(ls | sort)) | sha256sum | cut -c1-16; }  # a stand-in folder's contents
+label() { docker image inspect -f '{{ index .Config.Labels "shortstack.stand-in" }}' "$1" 2>/dev/null || true; }
 
 base() {  # a minimal Debian SUITE imported as shortstack-offline/debian:SUITE
   local suite=$1 name=shortstack-offline/debian:$1 root
@@ -33,7 +36,8 @@ base() {  # a minimal Debian SUITE imported as shortstack-offline/debian:SUITE
 
 for entry in "${images[@]}"; do
   read -r name folder suite <<<"$entry"
-  have "$name" && continue
+  want=$(stamp "$folder")
+  [ "$(label "$name")" = "$want" ] && continue
   # The official image when a registry answers (offline, the pull fails at once).
   docker pull -q "$name" >/dev/null 2>&1 && continue
   [ "$suite" = - ] || base "$suite"
@@ -44,7 +48,7 @@ for entry in "${images[@]}"; do
   cp /etc/ssl/certs/ca-certificates.crt "$context/host-ca.crt"
   echo "build.sh: building stand-in $name"
   # The classic builder (this engine has no buildx); its deprecation notice is noise here.
-  DOCKER_BUILDKIT=0 docker build -q -t "$name" "$context" >"$context.log" 2>&1 \
+  DOCKER_BUILDKIT=0 docker build -q --label "shortstack.stand-in=$want" -t "$name" "$context" >"$context.log" 2>&1 \
     || { cat "$context.log" >&2; echo "build.sh: building $name failed" >&2; exit 2; }
   rm -rf "$context" "$context.log"
 done
