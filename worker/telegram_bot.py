@@ -91,7 +91,7 @@ class LinkBot:
             return
         try:
             new = parse_new_link({"url": found.group(0)}, datetime.now(timezone.utc),
-                                 own_host=shorturls.own_host(self.settings.public_base_url),
+                                 own_address=shorturls.own_address(self.settings.public_base_url),
                                  block_private=self.settings.block_private_targets)
             # Its stats are for its creator, through /stats here.
             link = await asyncio.to_thread(self.links.create, dataclasses.replace(new, public_stats=False))

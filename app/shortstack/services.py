@@ -63,5 +63,5 @@ def short_url(code: str) -> str:
 def parse_link_request(body: object, now: datetime) -> NewLink:
     """Validate a new link as this deployment does: never pointing at itself, and not at private
     addresses when BLOCK_PRIVATE_TARGETS is on. Raises ValidationError."""
-    return parse_new_link(body, now, own_host=shorturls.own_host(public_base_url()),
+    return parse_new_link(body, now, own_address=shorturls.own_address(public_base_url()),
                           block_private=settings().block_private_targets)

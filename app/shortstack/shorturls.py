@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .validation import canonical_host
+from .validation import canonical_address
 
 
 def short_url(base_url: str, code: str) -> str:
@@ -10,6 +10,6 @@ def short_url(base_url: str, code: str) -> str:
     return f"{base_url.rstrip('/')}/{code}"
 
 
-def own_host(base_url: str) -> str | None:
-    """The host name of `base_url` as a browser reads it: links pointing there would loop."""
-    return canonical_host(base_url) if base_url else None
+def own_address(base_url: str) -> str | None:
+    """The "host:port" of `base_url` as a browser reads it: links pointing there would loop."""
+    return canonical_address(base_url) if base_url else None

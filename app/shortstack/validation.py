@@ -29,6 +29,9 @@ PRIVATE_NAMES = ("localhost", "localhost.localdomain", "local", "internal", "lan
 # Wildcard DNS services (nip.io, sslip.io, ...) answer the address written in the name itself:
 # 127.0.0.1.nip.io, 10-0-0-1.sslip.io.
 ADDRESS_IN_NAME = re.compile(r"(?:^|[.-])(\d{1,3})[.-](\d{1,3})[.-](\d{1,3})[.-](\d{1,3})(?=[.-]|$)")
+# http:// on 80 commonly redirects to https:// on 443: on one host, they are one service.
+WEB_PORTS = frozenset({80, 443})
+DEFAULT_PORTS = {"http:": 80, "https:": 443}
 # NAT64 (RFC 6052): the last 32 bits are the IPv4 address the gateway connects to.
 NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 
@@ -52,12 +55,12 @@ class NewLink:
     public_stats: bool | None = None  # None: public only when the link has no owner
 
 
-def parse_new_link(body: object, now: datetime, own_host: str | None = None,
+def parse_new_link(body: object, now: datetime, own_address: str | None = None,
                    block_private: bool = False) -> NewLink:
     """Validate a decoded JSON body for POST /api/v1/links.
 
-    `now` must be timezone-aware; `own_host` is this service's public "host[:port]", refused
-    as a target because a short link to a short link can loop; `block_private` refuses
+    `now` must be timezone-aware; `own_address` is this service's public "host:port" (see
+    canonical_address), refused as a target because a short link to a short link can loop; `block_private` refuses
     targets on loopback, private, link-local and other non-public addresses.
     """
     if not isinstance(body, dict):
@@ -70,19 +73,19 @@ def parse_new_link(body: object, now: datetime, own_host: str | None = None,
     if public_stats is not None and not isinstance(public_stats, bool):
         raise ValidationError("public_stats", "public_stats must be true or false.")
     return NewLink(
-        url=validate_url(body.get("url"), own_host, block_private),
+        url=validate_url(body.get("url"), own_address, block_private),
         alias=validate_alias(body.get("alias")),
         expires_at=validate_expiry(body.get("expires_at"), now),
         public_stats=public_stats,
     )
 
 
-def validate_url(value: object, own_host: str | None = None, block_private: bool = False) -> str:
+def validate_url(value: object, own_address: str | None = None, block_private: bool = False) -> str:
     """Return the target as a browser would send it: an absolute http(s) URL, in the WHATWG URL
     standard's serialisation (punycode host, percent-encoded path, IPv4 shorthand expanded).
 
     The checks below look at the host a browser would connect to, so a percent-encoded or
-    shorthand address cannot slip past them; `own_host` is this shortener's host name.
+    shorthand address cannot slip past them; `own_address` is this shortener's "host:port".
     """
     if value is None:
         raise ValidationError("url", "A url is required.")
@@ -105,7 +108,8 @@ def validate_url(value: object, own_host: str | None = None, block_private: bool
     url = parsed.href
     if len(url) > MAX_URL_CHARS:
         raise ValidationError("url", f"url is longer than {MAX_URL_CHARS} characters (non-ASCII counts once encoded).")
-    if own_host and same_host(host, own_host):
+    port = int(parsed.port) if parsed.port else DEFAULT_PORTS[parsed.protocol]
+    if own_address and same_service(f"{host}:{port}", own_address):
         raise ValidationError("url", "url points at this shortener itself; that could loop.")
     if block_private and is_private_host(host):
         raise ValidationError("url", "url points at a private or local network address, which this service refuses.")
@@ -121,11 +125,25 @@ def canonical_host(url: str) -> str | None:
         return None
 
 
-def same_host(host: str, other: str) -> bool:
-    """True if two canonical host names reach the same server by definition: equal, or both
-    this machine (localhost, 127.0.0.0/8, ::1). Ports are ignored: another port of the
-    shortener's host is still the shortener (http:// redirects to https://, for one)."""
-    return host == other or (_is_loopback(host) and _is_loopback(other))
+def canonical_address(url: str) -> str | None:
+    """"host:port" a browser connects to for `url` (the scheme's port when none is written), as
+    validate_url compares them; None if `url` does not parse."""
+    try:
+        parsed = ada_url.URL(url)
+    except ValueError:
+        return None
+    host = parsed.hostname.lower().rstrip(".")
+    port = int(parsed.port) if parsed.port else DEFAULT_PORTS.get(parsed.protocol)
+    return f"{host}:{port}" if host and port else None
+
+
+def same_service(address: str, other: str) -> bool:
+    """True if two canonical "host:port" addresses reach the same service: the same host (or
+    both this machine: localhost, 127.0.0.0/8, ::1) and the same port, 80 and 443 counting as one."""
+    host, port = address.rsplit(":", 1)
+    other_host, other_port = other.rsplit(":", 1)
+    same_host = host == other_host or (_is_loopback(host) and _is_loopback(other_host))
+    return same_host and (port == other_port or {int(port), int(other_port)} <= WEB_PORTS)
 
 
 def is_private_host(host: str) -> bool:

@@ -55,28 +55,31 @@ def test_international_url_becomes_ascii_for_the_location_header():
 )
 def test_bad_input_names_the_field_and_says_why(body, field, words):
     with pytest.raises(ValidationError) as err:
-        parse_new_link(body, NOW, own_host="sho.rt")
+        parse_new_link(body, NOW, own_address="sho.rt:443")
     assert err.value.field == field
     assert words in err.value.detail
 
 
 @pytest.mark.parametrize("url", ["https://sho.rt:443/x", "http://sho.rt/x", "https://SHO.RT./x", "https://sho%2Ert/x",
-                                 "https://sho.rt:8443/x", "https://user@sho.rt/x"])
+                                 "https://user@sho.rt/x", "http://sho.rt:443/x"])
 def test_own_host_is_refused_however_it_is_written(url):
     with pytest.raises(ValidationError, match="itself"):
-        parse_new_link({"url": url}, NOW, own_host="sho.rt")
+        parse_new_link({"url": url}, NOW, own_address="sho.rt:443")
 
 
 @pytest.mark.parametrize("url", ["http://localhost:8080/x", "http://127.1:8080/", "http://127%2e0%2e0%2e1:8080/",
-                                 "http://[::1]:8080/", "http://app.localhost:8080/", "http://LOCALHOST./"])
+                                 "http://[::1]:8080/", "http://app.localhost:8080/", "http://LOCALHOST.:8080/"])
 def test_a_shortener_on_this_machine_refuses_every_name_of_this_machine(url):
     with pytest.raises(ValidationError, match="itself"):
-        parse_new_link({"url": url}, NOW, own_host="localhost")
+        parse_new_link({"url": url}, NOW, own_address="localhost:8080")
 
 
-def test_other_hosts_are_not_the_shortener():
-    assert parse_new_link({"url": "https://sub.sho.rt/x"}, NOW, own_host="sho.rt").url == "https://sub.sho.rt/x"
-    assert parse_new_link({"url": "http://10.0.0.1/"}, NOW, own_host="localhost").url == "http://10.0.0.1/"
+@pytest.mark.parametrize("url, own", [("https://sub.sho.rt/x", "sho.rt:443"), ("https://sho.rt:8443/x", "sho.rt:443"),
+                                      ("http://localhost:3000/x", "localhost:8080"),
+                                      ("http://127.0.0.1:3000/x", "127.0.0.1:8080"),
+                                      ("http://10.0.0.1/", "localhost:80")])
+def test_other_services_are_not_the_shortener(url, own):
+    assert parse_new_link({"url": url}, NOW, own_address=own).url == url
 
 
 @pytest.mark.parametrize("url, stored", [
