@@ -245,7 +245,8 @@ class LocalStack:
         for name in names:
             self._wait_http(name, f"http://127.0.0.1:{self.app_ports[name]}/healthz", timeout)
         nginx = self.processes["nginx"]
-        write_nginx_prefix(self.data_dir / "nginx", nginx.argv[0], self.http_port, self.app_ports.values())
+        write_nginx_prefix(self.data_dir / "nginx", nginx.argv[0], self.http_port, self.app_ports.values(),
+                           self._app_env()["PUBLIC_BASE_URL"])
         nginx.signal(signal.SIGHUP)  # re-reads upstream.conf; old nginx workers finish what they hold
         self._wait("nginx", lambda: self._served_by_all(set(names)), timeout)
 
@@ -342,7 +343,8 @@ class LocalStack:
         return url
 
     def _start_nginx(self, nginx: str) -> None:
-        prefix = write_nginx_prefix(self.data_dir / "nginx", nginx, self.http_port, self.app_ports.values())
+        prefix = write_nginx_prefix(self.data_dir / "nginx", nginx, self.http_port, self.app_ports.values(),
+                                    self._app_env()["PUBLIC_BASE_URL"])
         self._spawn(Process("nginx", nginx_command(nginx, prefix), self.logs_dir / "nginx.log",
                             stop_signal=signal.SIGQUIT))
 
@@ -371,8 +373,10 @@ class LocalStack:
                 time.sleep(0.2)
 
 
-def write_nginx_prefix(prefix: Path, nginx: str, http_port: int, app_ports: Iterable[int]) -> Path:
-    """Lay out an nginx prefix folder: the repo's shared config plus a loopback listen and upstream.
+def write_nginx_prefix(prefix: Path, nginx: str, http_port: int, app_ports: Iterable[int],
+                       public_base_url: str = "") -> Path:
+    """Lay out an nginx prefix folder: the repo's shared config plus a loopback listen and upstream,
+    and the hosts it serves (nginx/known-hosts.sh, as the image writes them at start).
 
     The Docker image has the same layout under /etc/nginx, with nginx/compose/ in place of the
     two generated files.
@@ -391,6 +395,8 @@ def write_nginx_prefix(prefix: Path, nginx: str, http_port: int, app_ports: Iter
             link.unlink()
         link.symlink_to(target)
     (prefix / "listen.conf").write_text(f"listen 127.0.0.1:{http_port};\n")
+    (prefix / "hosts.conf").write_text(subprocess.run(["sh", str(NGINX_DIR / "known-hosts.sh"), public_base_url],
+                                                      capture_output=True, text=True, check=True).stdout)
     servers = "".join(f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=5s;\n" for port in app_ports)
     (prefix / "upstream.conf").write_text(
         "# Written by local_stack: the replicas it started, in place of compose's DNS-resolved app.\n"

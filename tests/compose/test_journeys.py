@@ -79,6 +79,12 @@ def test_2_a_link_followed_60_times_is_served_by_all_3_replicas_and_counted_60_t
     remembered.update(code=link["code"], clicks=FOLLOWS)
 
 
+def test_2b_nginx_refuses_hosts_other_than_public_base_url(project):
+    refused = requests.get(f"{project.url}/", headers={"Host": "evil.example"}, timeout=10)
+    assert refused.status_code == 421 and "X-Served-By" not in refused.headers
+    assert requests.get(f"{project.url}/", timeout=10).status_code == 200
+
+
 def test_3_scaling_to_5_replicas_reaches_nginx_without_restarting_it(project):
     [nginx_before] = project.containers("nginx")
     started_before = project.inspect(nginx_before["ID"])["State"]["StartedAt"]

@@ -30,6 +30,18 @@ def test_the_public_cluster_view_counts_processes_without_naming_them(stack):
     assert all("pid" not in w for w in view["workers"])
 
 
+def test_nginx_serves_only_the_public_host(stack):
+    # PUBLIC_BASE_URL is the stack's own address here: any other name is refused before a replica.
+    refused = requests.get(f"{stack.url}/", headers={"Host": "evil.example"}, timeout=5)
+    assert refused.status_code == 421 and "X-Served-By" not in refused.headers
+    assert requests.post(f"{stack.url}/api/v1/links", json={"url": "https://example.com/x"}, timeout=5,
+                         headers={"Host": "evil.example"}).status_code == 421
+    for host in ("127.0.0.1", "localhost", "nginx"):  # the names the stack's own clients use
+        assert requests.get(f"{stack.url}/healthz", headers={"Host": host}, timeout=5).status_code == 200, host
+    # Orchestrators probe nginx by its address.
+    assert requests.get(f"{stack.url}/nginx-health", headers={"Host": "10.1.2.3"}, timeout=5).status_code == 200
+
+
 def test_request_id_is_kept_and_logged_with_the_upstream(stack):
     request_id = uuid.uuid4().hex
     response = requests.get(f"{stack.url}/healthz", headers={"X-Request-ID": request_id}, timeout=5)

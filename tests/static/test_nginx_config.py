@@ -3,12 +3,15 @@
 import re
 import subprocess
 
+import pytest
+
 from local_stack.stack import NGINX_DIR, find_binary, nginx_command, write_nginx_prefix
 
 
-def test_shared_config_passes_nginx_t(tmp_path):
+@pytest.mark.parametrize("public_base_url", ["", "https://Sho.rt.example/", "http://[::1]:8080"])
+def test_shared_config_passes_nginx_t(tmp_path, public_base_url):
     nginx = find_binary("nginx")
-    prefix = write_nginx_prefix(tmp_path / "nginx", nginx, 8080, [8001, 8002])
+    prefix = write_nginx_prefix(tmp_path / "nginx", nginx, 8080, [8001, 8002], public_base_url)
     result = subprocess.run(nginx_command(nginx, prefix, "-t"), capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
