@@ -9,12 +9,13 @@ LOCAL_PACKAGES := nginx:nginx-light redis-server:redis-server initdb:postgresql
 BENCH_PACKAGES := $(LOCAL_PACKAGES) wrk:wrk
 TEST_PACKAGES  := $(BENCH_PACKAGES) chromium:chromium
 
-.PHONY: help deps test-deps local test test-compose bench bench-compose demo audit clean
+.PHONY: help deps test-deps local test test-compose test-swarm bench bench-compose demo audit clean
 
 help:
 	@echo "make local         run nginx + REPLICAS app replicas + WORKERS click workers on http://127.0.0.1:\$${HTTP_PORT:-8080}"
 	@echo "make test          install what is missing, then run every test that needs no Docker engine"
 	@echo "make test-compose  the compose suite: the real docker-compose.yml on a Docker engine (started if none runs)"
+	@echo "make test-swarm    the Swarm suite: swarm/docker-stack.yml deployed, updated under load and rolled back"
 	@echo "make bench         ceilings, worker classes, click ingest and both scaling experiments on the local stack (QUICK=1: about 3 minutes)"
 	@echo "make bench-compose both scaling experiments against docker-compose.yml on a Docker engine"
 	@echo "make demo          compose up, steady load, app scaled 1 -> 2 -> 4 -> 8 while you watch /cluster; saves a chart"
@@ -56,6 +57,11 @@ test: test-deps
 # Engine, Compose v2 and (offline) stand-in images are set up by the suite itself; see tests/compose/.
 test-compose: deps
 	$(PYTHON) -m pytest tests/compose --timeout 900
+
+# Puts the engine in swarm mode for the run if it is not (and leaves it again); same engine and
+# stand-ins as the compose suite.
+test-swarm: deps
+	$(PYTHON) -m pytest tests/swarm --timeout 900
 
 bench: PACKAGES = $(BENCH_PACKAGES)
 bench: system-packages $(STAMP)

@@ -1,0 +1,86 @@
+"""swarm/docker-stack.yml on a real engine in swarm mode: the deploy converges, a rolling update of
+the app under steady load fails nothing and loses no click, and a failing update rolls back."""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import requests
+from stack import docker
+
+from tests.integration.support import SteadyLoad, wait_for
+
+NEXT_IMAGE = "shortstack/app:swarm-test-next"
+
+
+def create(stack, url: str) -> str:
+    response = requests.post(f"{stack.url}/api/v1/links", json={"url": url}, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()["code"]
+
+
+def stored_clicks(stack, code: str) -> int:
+    return requests.get(f"{stack.url}/api/v1/links/{code}", timeout=10).json()["click_count"]
+
+
+def under_load(stack, code: str) -> tuple[SteadyLoad, SteadyLoad]:
+    """Redirects back to back from 4 threads, and new links from one, until the block ends."""
+    gets = SteadyLoad(lambda s, i: s.get(f"{stack.url}/{code}", allow_redirects=False, timeout=30), limit_s=300)
+    posts = SteadyLoad(lambda s, i: s.post(f"{stack.url}/api/v1/links", json={"url": f"https://example.com/{i}"},
+                                           timeout=30), threads=1, limit_s=300, pause_s=0.05)
+    return gets, posts
+
+
+def assert_nothing_failed_and_every_click_stored(stack, code: str, gets: SteadyLoad, posts: SteadyLoad) -> None:
+    made = sum(o.status == 302 for o in gets.outcomes)
+    served_by = dict(collections.Counter(o.served_by for o in gets.outcomes))
+    print(f"\n{len(gets.outcomes)} GETs ({len(gets.failed({302}))} failed), {len(posts.outcomes)} POSTs "
+          f"({len(posts.failed({201}))} failed), served by {served_by}")
+    assert gets.failed({302}) == [], gets.failed({302})[:3]
+    assert posts.failed({201}) == [], posts.failed({201})[:3]
+    wait_for(lambda: stored_clicks(stack, code) == made, 60, f"{made} clicks stored")
+
+
+def test_1_the_deploy_converges_and_migrates_once(stack):
+    replicas = stack.replicas()
+    assert replicas.pop("migrate") == "0/1"  # ran, exited 0, not restarted
+    assert replicas == {"nginx": "1/1", "app": "3/3", "worker": "1/1", "bot-worker": "1/1", "postgres": "1/1",
+                        "redis": "1/1", "locust": "1/1", "locust-worker": "2/2"}
+    [migrate] = stack.tasks("migrate")
+    assert migrate["CurrentState"].startswith("Complete"), migrate
+
+
+def test_2_a_rolling_update_under_load_fails_no_request_and_loses_no_click(stack):
+    docker("build", "-q", "-t", NEXT_IMAGE, "-", input_text=f"FROM shortstack/app:latest\nLABEL next={time.time()}\n")
+    code = create(stack, "https://example.com/swarm/rolling")
+    before = {t["Name"]: t["ID"] for t in stack.tasks("app") if t["DesiredState"] == "Running"}
+    gets, posts = under_load(stack, code)
+    with gets, posts:
+        time.sleep(3)
+        started = time.monotonic()
+        docker("service", "update", "--image", NEXT_IMAGE, "--detach=false", stack.service("app"), timeout=400)
+        took = time.monotonic() - started
+        time.sleep(3)
+    print(f"update of 3 tasks, one at a time, start-first: {took:.0f} s")
+    after = {t["Name"]: t["ID"] for t in stack.tasks("app") if t["DesiredState"] == "Running"}
+    assert len(after) == 3 and not set(after.values()) & set(before.values())  # every task replaced
+    assert stack.inspect("app")["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].startswith(NEXT_IMAGE)
+    assert_nothing_failed_and_every_click_stored(stack, code, gets, posts)
+
+
+def test_3_an_update_whose_tasks_never_get_healthy_rolls_back_by_itself(stack):
+    code = create(stack, "https://example.com/swarm/rollback")
+    image_before = stack.inspect("app")["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    gets, posts = under_load(stack, code)
+    with gets, posts:
+        # A database nobody answers: the new task's /readyz never passes, so it never gets healthy.
+        docker("service", "update", "--env-add", "DATABASE_URL=postgresql://nobody@127.0.0.1:1/none",
+               "--detach=false", stack.service("app"), timeout=400, check=False)
+        wait_for(lambda: stack.inspect("app").get("UpdateStatus", {}).get("State") == "rollback_completed", 180,
+                 "the automatic rollback")
+        time.sleep(3)
+    spec = stack.inspect("app")["Spec"]["TaskTemplate"]["ContainerSpec"]
+    assert spec["Image"] == image_before
+    assert not any(var.startswith("DATABASE_URL=postgresql://nobody") for var in spec["Env"])
+    assert_nothing_failed_and_every_click_stored(stack, code, gets, posts)
