@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     # The pool would log each failed connection attempt; one line saying what failed is enough.
     logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
     try:
-        return args.run(args, Backends(settings))
+        return args.run(args, Backends(settings), settings)
     except (psycopg.OperationalError, PoolTimeout) as exc:
         print(f"error: PostgreSQL is unreachable ({exc})", file=sys.stderr)
     except redis.RedisError as exc:
@@ -42,21 +42,21 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
-def _create_key(args: argparse.Namespace, backends: Backends) -> int:
+def _create_key(args: argparse.Namespace, backends: Backends, settings: Settings) -> int:
     key, secret = ApiKeys(backends).create(args.name)
     print(f"Created API key {key.id} ({key.name}). Send it as the X-Api-Key header; it is not shown again:")
     print(secret)
     return 0
 
 
-def _list_keys(args: argparse.Namespace, backends: Backends) -> int:
+def _list_keys(args: argparse.Namespace, backends: Backends, settings: Settings) -> int:
     for key in ApiKeys(backends).all():
         state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
         print(f"{key.id}\t{key.name}\tcreated {key.created_at:%Y-%m-%d %H:%M}\t{state}")
     return 0
 
 
-def _revoke_key(args: argparse.Namespace, backends: Backends) -> int:
+def _revoke_key(args: argparse.Namespace, backends: Backends, settings: Settings) -> int:
     if not ApiKeys(backends).revoke(args.id):
         print(f"error: no API key has the id {args.id}", file=sys.stderr)
         return 1
@@ -64,8 +64,8 @@ def _revoke_key(args: argparse.Namespace, backends: Backends) -> int:
     return 0
 
 
-def _set_disabled(args: argparse.Namespace, backends: Backends) -> int:
-    links = LinkStore(backends, Settings.from_env())
+def _set_disabled(args: argparse.Namespace, backends: Backends, settings: Settings) -> int:
+    links = LinkStore(backends, settings)
     unknown = [code for code in args.codes if not links.set_disabled(code, args.disabled)]
     for code in sorted(set(args.codes) - set(unknown)):
         print(f"{'Disabled' if args.disabled else 'Enabled'} {code}.")
@@ -74,8 +74,8 @@ def _set_disabled(args: argparse.Namespace, backends: Backends) -> int:
     return 1 if unknown else 0
 
 
-def _links_by_host(args: argparse.Namespace, backends: Backends) -> int:
-    found = LinkStore(backends, Settings.from_env()).by_target_host(args.host)
+def _links_by_host(args: argparse.Namespace, backends: Backends, settings: Settings) -> int:
+    found = LinkStore(backends, settings).by_target_host(args.host)
     for link in found:
         print("\t".join([link.code, f"{link.created_at:%Y-%m-%d %H:%M}", f"{link.click_count} clicks",
                          _state(link), link.url]))

@@ -102,13 +102,12 @@ def validate_url(value: object, own_address: str | None = None, block_private: b
         raise ValidationError("url", "url is not a valid URL; it must start with http:// or https://.") from None
     if parsed.protocol not in ("http:", "https:"):
         raise ValidationError("url", "Only http:// and https:// URLs can be shortened.")
-    host = parsed.hostname.lower().rstrip(".")
+    host, port = _host_and_port(parsed)
     if not host:
         raise ValidationError("url", "url must include a host, like https://example.com/page.")
     url = parsed.href
     if len(url) > MAX_URL_CHARS:
         raise ValidationError("url", f"url is longer than {MAX_URL_CHARS} characters (non-ASCII counts once encoded).")
-    port = int(parsed.port) if parsed.port else DEFAULT_PORTS[parsed.protocol]
     if own_address and same_service(f"{host}:{port}", own_address):
         raise ValidationError("url", "url points at this shortener itself; that could loop.")
     if block_private and is_private_host(host):
@@ -120,7 +119,7 @@ def canonical_host(url: str) -> str | None:
     """The host name a browser connects to for `url`, as validate_url compares hosts; None if
     `url` does not parse."""
     try:
-        return ada_url.URL(url).hostname.lower().rstrip(".") or None
+        return _host_and_port(ada_url.URL(url))[0] or None
     except ValueError:
         return None
 
@@ -129,12 +128,17 @@ def canonical_address(url: str) -> str | None:
     """"host:port" a browser connects to for `url` (the scheme's port when none is written), as
     validate_url compares them; None if `url` does not parse."""
     try:
-        parsed = ada_url.URL(url)
+        host, port = _host_and_port(ada_url.URL(url))
     except ValueError:
         return None
-    host = parsed.hostname.lower().rstrip(".")
-    port = int(parsed.port) if parsed.port else DEFAULT_PORTS.get(parsed.protocol)
     return f"{host}:{port}" if host and port else None
+
+
+def _host_and_port(parsed: ada_url.URL) -> tuple[str, int | None]:
+    """The host (lower case, no trailing dot) and port a browser connects to; the port is the
+    scheme's default when none is written, None for schemes other than http(s)."""
+    port = int(parsed.port) if parsed.port else DEFAULT_PORTS.get(parsed.protocol)
+    return parsed.hostname.lower().rstrip("."), port
 
 
 def same_service(address: str, other: str) -> bool:
