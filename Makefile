@@ -15,7 +15,7 @@ help:
 	@echo "make local         run nginx + REPLICAS app replicas + WORKERS click workers on http://127.0.0.1:\$${HTTP_PORT:-8080}"
 	@echo "make test          install what is missing, then run every test that needs no Docker engine"
 	@echo "make test-compose  the compose suite: the real docker-compose.yml on a Docker engine (started if none runs)"
-	@echo "make test-swarm    the Swarm suite: swarm/docker-stack.yml deployed, updated under load and rolled back"
+	@echo "make test-swarm    the Swarm suite: swarm/docker-stack.yml on a 3-engine swarm made here (update, rollback, drain, node loss)"
 	@echo "make bench         ceilings, worker classes, click ingest and both scaling experiments on the local stack (QUICK=1: about 3 minutes)"
 	@echo "make bench-compose both scaling experiments against docker-compose.yml on a Docker engine"
 	@echo "make demo          compose up, steady load, app scaled 1 -> 2 -> 4 -> 8 while you watch /cluster; saves a chart"
@@ -58,8 +58,8 @@ test: test-deps
 test-compose: deps
 	$(PYTHON) -m pytest tests/compose --timeout 900
 
-# Puts the engine in swarm mode for the run if it is not (and leaves it again); same engine and
-# stand-ins as the compose suite.
+# The compose suite's engine and stand-ins, made the manager of a swarm with two more engines in
+# network namespaces (root only); it must not be in a swarm already, and leaves it at the end.
 test-swarm: deps
 	$(PYTHON) -m pytest tests/swarm --timeout 900
 

@@ -1,6 +1,7 @@
 """The Swarm suite's stack: the compose suite's engine and stand-in images, the images built once
-as `docker compose build` tags them, swarm mode (started here, and left again, if it was off),
-and one deployment of swarm/docker-stack.yml, always removed."""
+as `docker compose build` tags them, a swarm of three nodes (this engine as the manager, two
+engines in network namespaces of their own as workers; see nodes.py), and one deployment of
+swarm/docker-stack.yml. All of it is removed at the end."""
 
 from __future__ import annotations
 
@@ -8,37 +9,45 @@ import subprocess
 
 import pytest
 import requests
+from nodes import Nodes
 from stack import SwarmStack, docker
 from test_swarm import NEXT_IMAGE
 
 from tests.compose.project import ARTIFACTS, HERE
 from tests.integration.support import wait_for
 
+IMAGES = ["shortstack/app:latest", "shortstack/worker:latest", "shortstack/nginx:latest", "shortstack/locust:latest"]
+
 
 @pytest.fixture(scope="session")
-def swarm() -> str:
-    """This engine in swarm mode, its node labelled for the data services; returns the node id."""
+def swarm() -> Nodes:
+    """A swarm of this engine (manager; labelled for the data services and nginx) and two workers."""
     for script in (HERE / "engine.sh", HERE / "offline-images" / "build.sh"):
         result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)
         if result.returncode != 0:
             pytest.exit(f"{script.name} failed:\n{result.stdout}{result.stderr}", returncode=3)
     docker("compose", "build", timeout=900)
-    started = docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() != "active"
-    if started:
-        docker("swarm", "init", "--advertise-addr", "127.0.0.1")
-    node = docker("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
-    docker("node", "update", "--label-add", "shortstack.data=true", node)
+    if docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "active":
+        pytest.exit("this engine is already in a swarm; the suite makes a swarm of its own", returncode=3)
+    workers = Nodes(count=2)
     try:
-        yield node
+        workers.start()
+        docker("swarm", "init", "--advertise-addr", workers.host_address)
+        token = docker("swarm", "join-token", "-q", "worker").stdout.strip()
+        for node in workers.nodes:
+            node.docker("swarm", "join", "--token", token, f"{workers.host_address}:2377")
+        manager = docker("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
+        docker("node", "update", "--label-add", "shortstack.data=true", "--label-add", "shortstack.edge=true", manager)
+        workers.load_images(IMAGES)
+        yield workers
     finally:
         docker("rmi", NEXT_IMAGE, check=False)  # what the rolling update deployed
-        docker("node", "update", "--label-rm", "shortstack.data", node, check=False)
-        if started:
-            docker("swarm", "leave", "--force", check=False)
+        docker("swarm", "leave", "--force", check=False)
+        workers.remove()
 
 
 @pytest.fixture(scope="session")
-def stack(swarm: str) -> SwarmStack:
+def stack(swarm: Nodes) -> SwarmStack:
     """The stack deployed and serving through nginx from all three app tasks."""
     deployed = SwarmStack(env={"LINK_CREATE_RATE_LIMIT": "100000/minute"})
     try:
@@ -56,7 +65,15 @@ def stack(swarm: str) -> SwarmStack:
                 seen.add(response.headers["X-Served-By"])
             return len(seen) == 3
 
-        wait_for(served_by_three, 240, "nginx serving from 3 ready app tasks", interval=2)
+        def converged() -> bool:
+            replicas = deployed.replicas()
+            done = [t for t in deployed.tasks("migrate") if t["CurrentState"].startswith("Complete")]
+            return bool(done) and all(running == wanted for running, wanted in
+                                      (r.split("/") for name, r in replicas.items() if name != "migrate"))
+
+        # Swarm has no start order: the migration may finish after the app is up.
+        wait_for(converged, 300, "every service running and the migration done", interval=2)
+        wait_for(served_by_three, 120, "nginx serving from 3 ready app tasks", interval=2)
         yield deployed
     finally:
         ARTIFACTS.mkdir(exist_ok=True)

@@ -47,6 +47,12 @@ class SwarmStack:
         out = docker("service", "ps", self.service(service), "--no-trunc", "--format", "{{json .}}").stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
+    def task_nodes(self, service: str) -> list[str]:
+        """The node id of each of the service's running tasks."""
+        ids = [t["ID"] for t in self.tasks(service) if t["DesiredState"] == "Running" and
+               t["CurrentState"].startswith("Running")]
+        return docker("inspect", "--format", "{{.NodeID}}", *ids).stdout.split() if ids else []
+
     def replicas(self) -> dict[str, str]:
         """"running/desired" per service, as `docker service ls` shows it."""
         out = docker("service", "ls", "--filter", f"label=com.docker.stack.namespace={self.name}",

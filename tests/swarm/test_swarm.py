@@ -1,5 +1,6 @@
-"""swarm/docker-stack.yml on a real engine in swarm mode: the deploy converges, a rolling update of
-the app under steady load fails nothing and loses no click, and a failing update rolls back."""
+"""swarm/docker-stack.yml on a real swarm of three engines: the deploy converges, a rolling update
+of the app under steady load fails nothing and loses no click, a failing update rolls back, the
+app spreads over the nodes, and draining a node or losing one outright fails no request."""
 
 from __future__ import annotations
 
@@ -51,8 +52,9 @@ def test_1_the_deploy_converges_and_migrates_once(stack):
     assert migrate["CurrentState"].startswith("Complete"), migrate
 
 
-def test_2_a_rolling_update_under_load_fails_no_request_and_loses_no_click(stack):
+def test_2_a_rolling_update_under_load_fails_no_request_and_loses_no_click(stack, swarm):
     docker("build", "-q", "-t", NEXT_IMAGE, "-", input_text=f"FROM shortstack/app:latest\nLABEL next={time.time()}\n")
+    swarm.load_images([NEXT_IMAGE])  # every node can run it, as if pulled from a registry
     code = create(stack, "https://example.com/swarm/rolling")
     before = {t["Name"]: t["ID"] for t in stack.tasks("app") if t["DesiredState"] == "Running"}
     gets, posts = under_load(stack, code)
@@ -84,3 +86,48 @@ def test_3_an_update_whose_tasks_never_get_healthy_rolls_back_by_itself(stack):
     assert spec["Image"] == image_before
     assert not any(var.startswith("DATABASE_URL=postgresql://nobody") for var in spec["Env"])
     assert_nothing_failed_and_every_click_stored(stack, code, gets, posts)
+
+
+def test_4_scaled_to_6_the_app_runs_on_all_three_nodes(stack, swarm):
+    docker("service", "scale", f"{stack.service('app')}=6", "--detach=false", timeout=300)
+    nodes = collections.Counter(stack.task_nodes("app"))
+    print(f"\napp tasks per node: {sorted(nodes.values())}")
+    assert len(nodes) == 3 and sum(nodes.values()) == 6, nodes
+
+
+def test_5_draining_a_node_under_load_fails_nothing_and_loses_no_click(stack, swarm):
+    node = swarm.nodes[0].node_id()
+    code = create(stack, "https://example.com/swarm/drain")
+    gets, posts = under_load(stack, code)
+    with gets, posts:
+        time.sleep(3)
+        docker("node", "update", "--availability", "drain", node)
+        wait_for(lambda: node not in stack.task_nodes("app") and stack.replicas()["app"] == "6/6", 120,
+                 "the app's tasks to leave the drained node")
+        time.sleep(3)
+    docker("node", "update", "--availability", "active", node)
+    assert_nothing_failed_and_every_click_stored(stack, code, gets, posts)
+
+
+def test_6_a_node_lost_outright_is_replaced_on_the_others_and_fails_no_get(stack, swarm):
+    lost = swarm.nodes[1]
+    node = lost.node_id()
+    assert node in stack.task_nodes("app"), "the node to lose runs no app task"
+    code = create(stack, "https://example.com/swarm/lost")
+    gets, posts = under_load(stack, code)
+    with gets, posts:
+        time.sleep(3)
+        lost.kill()
+        started = time.monotonic()
+        wait_for(lambda: node not in stack.task_nodes("app") and stack.replicas()["app"] == "6/6", 240,
+                 "the app to be whole again on the other nodes")
+        print(f"\nnode lost: the app was 6/6 on the other nodes {time.monotonic() - started:.0f} s later")
+        time.sleep(3)
+    # A POST in flight on the lost node may fail (an error, never a 5xx from a replica); GETs never.
+    created = [o for o in posts.outcomes if o.status == 201]
+    print(f"{len(gets.outcomes)} GETs ({len(gets.failed({302}))} failed); POSTs: {len(created)} created, "
+          f"{len(posts.failed({201}))} failed with the node")
+    assert gets.failed({302}) == [], gets.failed({302})[:3]
+    assert all(o.status is None for o in posts.failed({201})), posts.failed({201})[:3]
+    made = sum(o.status == 302 for o in gets.outcomes)
+    wait_for(lambda: stored_clicks(stack, code) == made, 60, f"{made} clicks stored")
