@@ -5,6 +5,7 @@ app spreads over the nodes, and draining a node or losing one outright fails no 
 from __future__ import annotations
 
 import collections
+import json
 import time
 
 import requests
@@ -93,6 +94,21 @@ def test_4_scaled_to_6_the_app_runs_on_all_three_nodes(stack, swarm):
     nodes = collections.Counter(stack.task_nodes("app"))
     print(f"\napp tasks per node: {sorted(nodes.values())}")
     assert len(nodes) == 3 and sum(nodes.values()) == 6, nodes
+
+
+def test_4b_locust_workers_on_several_nodes_report_to_the_master(stack, swarm):
+    docker("service", "scale", f"{stack.service('locust-worker')}=3", "--detach=false", timeout=300)
+    assert len(set(stack.task_nodes("locust-worker"))) >= 2
+    [master] = [t for t in stack.tasks("locust") if t["DesiredState"] == "Running"]
+    task = json.loads(docker("inspect", master["ID"]).stdout)[0]
+    engine = next((n.docker for n in swarm.nodes if n.node_id() == task["NodeID"]), docker)
+    ask = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8089/worker-count').read().decode())"
+
+    def workers() -> int:
+        answer = engine("exec", task["Status"]["ContainerStatus"]["ContainerID"], "python", "-c", ask, check=False)
+        return json.loads(answer.stdout)["worker_count"] if answer.returncode == 0 else -1
+
+    wait_for(lambda: workers() == 3, 60, "the dashboard's master to count 3 workers", interval=2)
 
 
 def test_5_draining_a_node_under_load_fails_nothing_and_loses_no_click(stack, swarm):
