@@ -2,14 +2,15 @@
 # Docker ones, `make test-compose` runs the real docker-compose.yml on a Docker engine.
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt app/requirements.txt worker/requirements.txt | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt app/requirements.txt worker/requirements.txt ops/requirements.txt | cksum | cut -d' ' -f1)
 
 # Debian packages installed when their command is missing, as command:package pairs.
 LOCAL_PACKAGES := nginx:nginx-light redis-server:redis-server initdb:postgresql
 BENCH_PACKAGES := $(LOCAL_PACKAGES) wrk:wrk
 TEST_PACKAGES  := $(BENCH_PACKAGES) chromium:chromium
 
-.PHONY: help deps test-deps local test test-compose test-swarm bench bench-compose demo audit clean
+.PHONY: help deps test-deps local test test-compose test-swarm bench bench-compose demo audit clean \
+        deploy rollback backup restore
 
 help:
 	@echo "make local         run nginx + REPLICAS app replicas + WORKERS click workers on http://127.0.0.1:\$${HTTP_PORT:-8080}"
@@ -20,6 +21,10 @@ help:
 	@echo "make bench-compose both scaling experiments against docker-compose.yml on a Docker engine"
 	@echo "make demo          compose up, steady load, app scaled 1 -> 2 -> 4 -> 8 while you watch /cluster; saves a chart"
 	@echo "make audit         known vulnerabilities in the pinned packages (skipped, saying so, without PyPI's JSON API)"
+	@echo "make deploy        build this checkout (tagged with its git commit) and roll it over the running compose stack"
+	@echo "make rollback      roll the version before the last deploy back out, the same way"
+	@echo "make backup        a PostgreSQL dump of the running compose stack under backups/"
+	@echo "make restore FILE=backups/<dump>  bring a dump back into the running compose stack"
 	@echo "make deps          only install (Debian packages and the Python virtualenv)"
 
 deps: PACKAGES = $(LOCAL_PACKAGES)
@@ -86,6 +91,20 @@ audit: $(STAMP)
 	else \
 	  echo "make audit: skipped, nothing was checked: $(AUDIT_PROBE) (PyPI's vulnerability data) is unreachable from here."; \
 	fi
+
+# Day-2 operations on the compose stack (docs/operations.md). They honour whatever compose reads
+# (COMPOSE_PROJECT_NAME, HTTP_PORT, .env); VERSION deploys images already built under that tag.
+deploy: $(STAMP)
+	$(PYTHON) -m ops.deploy $(if $(VERSION),--version $(VERSION))
+
+rollback: $(STAMP)
+	$(PYTHON) -m ops.deploy --rollback
+
+backup: $(STAMP)
+	$(PYTHON) -m ops.backup dump
+
+restore: $(STAMP)
+	$(PYTHON) -m ops.backup restore "$(FILE)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

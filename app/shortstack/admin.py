@@ -6,6 +6,7 @@
     python -m shortstack.admin disable CODE...      410 on every replica from the next request on
     python -m shortstack.admin enable CODE...
     python -m shortstack.admin links-by-host HOST   links to HOST and its subdomains
+    python -m shortstack.admin after-restore        Redis made to agree with a restored database
 
 Under compose: docker compose run --rm migrate python -m shortstack.admin ...
 """
@@ -20,10 +21,11 @@ import psycopg
 import redis
 from psycopg_pool import PoolTimeout
 
+from . import clickstream
 from .apikeys import ApiKeys
 from .backends import Backends
 from .config import Settings
-from .links import Link, LinkStore
+from .links import Link, LinkStore, cache_key, stats_key
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,6 +85,28 @@ def _links_by_host(args: argparse.Namespace, backends: Backends, settings: Setti
     return 0
 
 
+def _after_restore(args: argparse.Namespace, backends: Backends, settings: Settings) -> int:
+    """After PostgreSQL was restored from a dump: forget every cached link and statistic (the dump
+    may differ from what the replicas cached), and have the click workers read the whole click
+    stream again. Every click still in the stream that the dump lacks (queued before the dump, or
+    stored after it) is then stored; the ones it holds are skipped, since a click's stream entry id
+    is its primary key and the counters only count new rows."""
+    client = backends.redis
+    forgotten = 0
+    for pattern in (cache_key("*"), stats_key("*")):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        for first in range(0, len(keys), 1000):
+            forgotten += client.delete(*keys[first:first + 1000])
+    try:
+        client.xgroup_setid(clickstream.STREAM, clickstream.GROUP, id="0")
+        replayed = client.xlen(clickstream.STREAM)
+    except redis.ResponseError:  # no click was ever queued: no stream, no group
+        replayed = 0
+    print(f"Forgot {forgotten} cached link(s) and statistics; the click workers read all {replayed} "
+          "click(s) in the stream again and store those the database lacks.")
+    return 0
+
+
 def _state(link: Link) -> str:
     return f"disabled {link.disabled_at:%Y-%m-%d %H:%M}" if link.disabled_at else "live"
 
@@ -105,6 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     command = commands.add_parser("links-by-host", help="list links whose target is on HOST or its subdomains")
     command.add_argument("host")
     command.set_defaults(run=_links_by_host)
+    commands.add_parser("after-restore", help="after a database restore: drop cached links and stats, "
+                        "replay the click stream").set_defaults(run=_after_restore)
     return parser
 
 

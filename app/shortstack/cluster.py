@@ -31,9 +31,10 @@ def _write(client: redis.Redis, key: str, fields: dict[str, object]) -> None:
 class AppHeartbeat:
     """The heartbeat of one gunicorn worker process: requests served and its rate."""
 
-    def __init__(self, client: Callable[[], redis.Redis], instance_id: str) -> None:
+    def __init__(self, client: Callable[[], redis.Redis], instance_id: str, version: str) -> None:
         self._client = client
         self._instance_id = instance_id
+        self._version = version
         self.started_at = time.time()
         self.requests = 0
 
@@ -53,6 +54,7 @@ class AppHeartbeat:
             now = self.requests
             try:
                 _write(self._client(), key, {"kind": "app", "instance": self._instance_id, "pid": pid,
+                                           "version": self._version,
                                            "started_at": self.started_at, "requests": now,
                                            "requests_per_s": (now - last) / INTERVAL_S})
             except redis.RedisError:
@@ -82,8 +84,10 @@ def snapshot(client: redis.Redis) -> dict:
     for beat in beats:
         uptime = round(now - float(beat["started_at"]))
         if beat["kind"] == "app":
-            # A count of processes, not their pids: this view is public.
-            replica = replicas.setdefault(beat["instance"], {"instance": beat["instance"], "processes": 0,
+            # A count of processes, not their pids: this view is public. A replica started before
+            # versions were reported has none.
+            replica = replicas.setdefault(beat["instance"], {"instance": beat["instance"],
+                                                             "version": beat.get("version", "unknown"), "processes": 0,
                                                              "uptime_s": 0, "requests": 0, "requests_per_s": 0.0})
             replica["processes"] += 1
             replica["uptime_s"] = max(replica["uptime_s"], uptime)

@@ -22,6 +22,7 @@ class Settings:
     secret_key: str
     public_base_url: str
     instance_id: str
+    version: str
     link_cache_ttl: int
     negative_cache_ttl: int
     stats_cache_ttl: int
@@ -55,6 +56,7 @@ class Settings:
             secret_key=env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
             public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
             instance_id=env.get("INSTANCE_ID") or hostname,
+            version=env.get("APP_VERSION") or "dev",
             link_cache_ttl=_int(env, "LINK_CACHE_TTL", 3600),
             negative_cache_ttl=_int(env, "NEGATIVE_CACHE_TTL", 30),
             stats_cache_ttl=_int(env, "STATS_CACHE_TTL", 5),

@@ -27,7 +27,7 @@ def readyz() -> Response:
     failed = sorted(name for name, result in checks.items() if result != "ok")
     # Clicks this replica could not queue since it started (Redis was down): lost, but not silently.
     details = {"checks": checks, "clicks_lost": int(metrics.total("shortstack_clicks_lost_total")),
-               "instance": services.settings().instance_id}
+               "instance": services.settings().instance_id, "version": services.settings().version}
     if failed:
         return problem(503, f"Not ready: {', '.join(failed)} unavailable.", **details)
     return jsonify(status="ready", **details)

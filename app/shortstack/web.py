@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
     backends = Backends(settings)
-    heartbeat = AppHeartbeat(lambda: backends.redis, settings.instance_id)
+    heartbeat = AppHeartbeat(lambda: backends.redis, settings.instance_id, settings.version)
     heartbeat.start()
     app.extensions["shortstack"] = {
         "settings": settings,
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.after_request
     def served_by(response):
         response.headers["X-Served-By"] = settings.instance_id
+        response.headers["X-App-Version"] = settings.version  # a rollout is visible request by request
         if production:  # check_production made sure PUBLIC_BASE_URL is https
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         metrics.REQUESTS.labels(request.endpoint or "unmatched", response.status_code).inc()

@@ -3,17 +3,21 @@ exactly as the README says (`docker compose up --build --wait`) and always remov
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Iterator
 
 import pytest
 
-from project import ARTIFACTS, HERE, TELEGRAM_SECRET, TELEGRAM_TOKEN, ComposeProject, compose_projects
+from project import ARTIFACTS, HERE, NAMESPACE, TELEGRAM_SECRET, TELEGRAM_TOKEN, ComposeProject, compose_projects
 
 
 @pytest.fixture(scope="session", autouse=True)
-def engine() -> None:
+def engine() -> Iterator[None]:
     """A Docker engine with Compose v2, and every registry image the project names (stand-ins
-    where no registry is reachable)."""
+    where no registry is reachable). Every build of the session is named under NAMESPACE; what
+    the session's deploys leave dangling is removed at the end."""
+    os.environ["IMAGE_NAMESPACE"] = NAMESPACE
     for script in (HERE / "engine.sh", HERE / "offline-images" / "build.sh"):
         result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)
         if result.returncode != 0:
@@ -24,6 +28,9 @@ def engine() -> None:
     for stale in compose_projects("shortstack-test-") + compose_projects("shortstack-bench-"):
         subprocess.run(["docker", "compose", "-p", stale, "down", "-v", "--remove-orphans", "--timeout", "5"],
                        capture_output=True, timeout=300)
+    yield
+    subprocess.run(["docker", "image", "prune", "--force", "--filter", f"label=shortstack.namespace={NAMESPACE}"],
+                   capture_output=True, timeout=300)
 
 
 @pytest.fixture(scope="session")

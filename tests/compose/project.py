@@ -18,6 +18,9 @@ TELEGRAM_TOKEN = "123456:COMPOSE-TEST-TOKEN"
 TELEGRAM_SECRET = "compose-webhook-secret"
 # Adds only the fake Telegram Bot API the bot talks to; every service of the stack is the real one.
 TEST_OVERRIDE = HERE / "fake-telegram.yml"
+# The suite's own images (IMAGE_NAMESPACE, set for the whole session by conftest.py): its builds
+# never retag a user's shortstack/* images, and `latest` stays as the next run's build cache.
+NAMESPACE = "shortstack-compose-test"
 
 
 def compose_projects(prefix: str) -> list[str]:
@@ -48,16 +51,25 @@ class ComposeProject:
     def fake_telegram_url(self) -> str:
         return f"http://127.0.0.1:{self.fake_telegram_port}"
 
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, **self.env, "HTTP_PORT": str(self.http_port), "LOCUST_PORT": str(self.locust_port),
+                "FAKE_TELEGRAM_PORT": str(self.fake_telegram_port)}
+
     def compose(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
         """Run `docker compose ARGS` for this project from the repository root, as a user would."""
-        env = {**os.environ, **self.env, "HTTP_PORT": str(self.http_port), "LOCUST_PORT": str(self.locust_port),
-               "FAKE_TELEGRAM_PORT": str(self.fake_telegram_port)}
         command = ["docker", "compose", "-p", self.name, "-f", "docker-compose.yml", "-f", str(TEST_OVERRIDE), *args]
-        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(command, cwd=REPO, env=self._env(), capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(command[5:])} exited {result.returncode}:\n"
                                  f"{result.stdout}\n{result.stderr}")
         return result
+
+    def make(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        """Run `make ARGS` (deploy, backup, …) on this project, as an operator would from the checkout:
+        compose finds the project through COMPOSE_PROJECT_NAME and COMPOSE_FILE. Not checked."""
+        env = {**self._env(), "COMPOSE_PROJECT_NAME": self.name,
+               "COMPOSE_FILE": os.pathsep.join(["docker-compose.yml", str(TEST_OVERRIDE)])}
+        return subprocess.run(["make", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
     def containers(self, service: str | None = None) -> list[dict]:
         """`docker compose ps -a` as dicts (Service, State, Health, ExitCode, ID, …)."""

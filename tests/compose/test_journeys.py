@@ -7,9 +7,7 @@ up, use, scale up, scale down under load, load test, read the logs, talk to the 
 from __future__ import annotations
 
 import collections
-import itertools
 import re
-import threading
 import time
 
 import requests
@@ -17,18 +15,13 @@ import requests
 from project import ARTIFACTS, TELEGRAM_SECRET
 from tests.integration.fake_telegram import message_update
 from tests.integration.support import wait_for
+from usage import SteadyLoad, click_count, create
 
 LONG_RUNNING = {"nginx", "app", "worker", "bot-worker", "postgres", "redis", "locust", "locust-worker",
                 "fake-telegram"}
 FOLLOWS = 60
 # Shared with later journeys: the link of journey 2 and its clicks must survive `down` + `up`.
 remembered: dict[str, object] = {}
-
-
-def create(project, url: str) -> dict:
-    response = requests.post(f"{project.url}/api/v1/links", json={"url": url}, timeout=10)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def served_by(project, code: str, times: int) -> collections.Counter:
@@ -39,10 +32,6 @@ def served_by(project, code: str, times: int) -> collections.Counter:
         assert response.status_code == 302, response.text
         seen[response.headers["X-Served-By"]] += 1
     return seen
-
-
-def click_count(project, code: str) -> int:
-    return requests.get(f"{project.url}/api/v1/links/{code}", timeout=10).json()["click_count"]
 
 
 def test_1_up_build_wait_starts_every_service_healthy_and_migrates_once(project):
@@ -99,54 +88,6 @@ def test_3_scaling_to_5_replicas_reaches_nginx_without_restarting_it(project):
     [nginx_after] = project.containers("nginx")
     assert nginx_after["ID"] == nginx_before["ID"]
     assert project.inspect(nginx_after["ID"])["State"]["StartedAt"] == started_before
-
-
-class SteadyLoad:
-    """GETs as fast as `getters` threads can, and POSTs paced under the creation limit (30 a minute
-    per client, and these tests are one client), until stopped; every failure is kept."""
-
-    def __init__(self, project, code: str, getters: int = 4, post_every_s: float = 0.6) -> None:
-        self.project, self.code, self.post_every_s = project, code, post_every_s
-        self.stop = threading.Event()
-        self.ok = collections.Counter()
-        self.failures: list[str] = []
-        self.threads = [threading.Thread(target=self._get) for _ in range(getters)]
-        self.threads.append(threading.Thread(target=self._post))
-
-    def __enter__(self) -> "SteadyLoad":
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(30)
-
-    def _record(self, kind: str, call) -> None:
-        try:
-            response = call()
-            good = response.status_code == (302 if kind == "GET" else 201)
-            detail = f"{response.status_code} {response.text[:200]}"
-        except requests.RequestException as exc:
-            good, detail = False, repr(exc)
-        if good:
-            self.ok[kind] += 1
-        else:
-            self.failures.append(f"{kind}: {detail}")
-
-    def _get(self) -> None:
-        with requests.Session() as session:
-            while not self.stop.is_set():
-                self._record("GET", lambda: session.get(f"{self.project.url}/{self.code}", allow_redirects=False,
-                                                        timeout=15))
-
-    def _post(self) -> None:
-        for n in itertools.count():
-            if self.stop.wait(self.post_every_s):
-                return
-            self._record("POST", lambda: requests.post(f"{self.project.url}/api/v1/links", timeout=15,
-                                                       json={"url": f"https://example.com/compose/load/{n}"}))
 
 
 def test_4_scaling_down_5_to_2_under_load_fails_no_request(project):

@@ -92,7 +92,8 @@ def test_the_worker_tier_installs_the_shared_package_instead_of_copying_it():
     dockerfile = (REPO / "worker" / "Dockerfile").read_text()
     assert "pip install --no-cache-dir --no-deps /tmp/shortstack-package" in dockerfile
     assert "COPY app/shortstack" not in dockerfile
-    assert SERVICES["worker"]["build"] == {"context": ".", "dockerfile": "worker/Dockerfile"}
+    build = SERVICES["worker"]["build"]
+    assert (build["context"], build["dockerfile"]) == (".", "worker/Dockerfile")
 
 
 def test_redis_keeps_the_stream_and_evicts_only_cache_keys():

@@ -9,14 +9,14 @@ import subprocess
 
 import pytest
 import requests
-from nodes import Nodes
-from stack import SwarmStack, docker
 from test_swarm import NEXT_IMAGE
 
+from nodes import Nodes
+from stack import NAMESPACE, SwarmStack, docker
 from tests.compose.project import ARTIFACTS, HERE
 from tests.integration.support import wait_for
 
-IMAGES = ["shortstack/app:latest", "shortstack/worker:latest", "shortstack/nginx:latest", "shortstack/locust:latest"]
+IMAGES = [f"{NAMESPACE}/{name}:latest" for name in ("app", "worker", "nginx", "locust")]
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,16 @@ from dataclasses import dataclass, field
 from local_stack.stack import free_port
 from tests.compose.project import REPO
 
+# The suite's own images (IMAGE_NAMESPACE): building them never retags a user's.
+NAMESPACE = "shortstack-swarm-test"
+
 
 def docker(*args: str, timeout: float = 300, check: bool = True, input_text: str | None = None,
            **env: str) -> subprocess.CompletedProcess:
     """Run `docker ARGS` from the repository root; fails with docker's own words."""
     result = subprocess.run(["docker", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                            input=input_text, env={**os.environ, "DOCKER_BUILDKIT": "0", **env})
+                            input=input_text, env={**os.environ, "DOCKER_BUILDKIT": "0", "IMAGE_NAMESPACE": NAMESPACE,
+                                                     **env})
     if check and result.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}:\n{result.stdout}{result.stderr}")
     return result

@@ -9,11 +9,11 @@ import json
 import time
 
 import requests
-from stack import docker
 
+from stack import NAMESPACE, docker
 from tests.integration.support import SteadyLoad, wait_for
 
-NEXT_IMAGE = "shortstack/app:swarm-test-next"
+NEXT_IMAGE = f"{NAMESPACE}/app:swarm-test-next"
 
 
 def create(stack, url: str) -> str:
@@ -54,7 +54,7 @@ def test_1_the_deploy_converges_and_migrates_once(stack):
 
 
 def test_2_a_rolling_update_under_load_fails_no_request_and_loses_no_click(stack, swarm):
-    docker("build", "-q", "-t", NEXT_IMAGE, "-", input_text=f"FROM shortstack/app:latest\nLABEL next={time.time()}\n")
+    docker("build", "-q", "-t", NEXT_IMAGE, "-", input_text=f"FROM {NAMESPACE}/app:latest\nLABEL next={time.time()}\n")
     swarm.load_images([NEXT_IMAGE])  # every node can run it, as if pulled from a registry
     code = create(stack, "https://example.com/swarm/rolling")
     before = {t["Name"]: t["ID"] for t in stack.tasks("app") if t["DesiredState"] == "Running"}

@@ -61,7 +61,7 @@ function render(view) {
     share.min = 0; share.max = 1; share.value = totalRate ? r.requests_per_s / totalRate : 0;
     const shareCell = document.createElement("td");
     shareCell.appendChild(share);
-    const tr = row([cell(r.instance), cell(String(r.processes), true), cell(`${r.uptime_s} s`, true),
+    const tr = row([cell(r.instance), cell(r.version), cell(String(r.processes), true), cell(`${r.uptime_s} s`, true),
                     cell(String(r.requests), true), cell(r.requests_per_s.toFixed(1), true), shareCell]);
     tr.dataset.instance = r.instance;
     return tr;
