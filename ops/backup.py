@@ -1,15 +1,17 @@
 """make backup and make restore: PostgreSQL dumps of the running compose stack.
 
-    python -m ops.backup dump            backups/<project>-<UTC time>.dump (pg_dump's custom format)
+    python -m ops.backup dump            BACKUP_DIR/<project>-<UTC time>.dump (pg_dump's custom format)
     python -m ops.backup restore FILE    FILE back into the running stack's database
 
-A dump is one consistent snapshot (pg_dump reads in a single repeatable-read transaction) and is
-taken while the stack serves. A restore replaces every table by the dump's in one transaction
-(requests wait on its locks for that long), applies the migrations the dump predates, then makes
-Redis agree: cached links and statistics are dropped and the click workers read the click stream
-again, so every click still in the stream that the dump lacks is stored, exactly once. What the
-stream no longer holds (more than CLICK_STREAM_MAX_LEN clicks ago) is lost with the restore, as
-is every link created after the dump. docs/operations.md, "Backups".
+A dump is one consistent snapshot (pg_dump reads in a single repeatable-read transaction) taken
+while the stack serves. It first waits (at most BACKUP_CLICKS_WAIT_S) until the click workers have
+stored every click queued before the backup began, so a dump holds every redirect answered before
+it: a click leaves Redis once stored, and one that was only queued at backup time would otherwise
+be in no backup. A restore replaces every table by the dump's in one transaction (requests wait
+on its locks meanwhile), applies the migrations the dump predates, and clears the links and
+statistics the replicas cached; clicks still queued then are stored on top of it. Everything
+written after the dump (links, keys, clicks already stored) is gone after a restore, as with any
+restore. docs/operations.md, "Backups".
 """
 
 from __future__ import annotations
@@ -21,21 +23,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from .compose import REPO, OperationError, Project
+from .compose import REPO, OperationError, Project, int_setting, setting
 
-BACKUPS = REPO / "backups"
 # pg_dump's custom format starts with these bytes; anything else is refused before touching data.
 CUSTOM_FORMAT_MAGIC = b"PGDMP"
 IN_POSTGRES = 'exec {tool} -U "$POSTGRES_USER" -d "$POSTGRES_DB" {options}'  # run by sh in the container
 
 
-def dump(project: Project) -> Path:
-    """Write a dump of the project's database under backups/ and return its path."""
-    BACKUPS.mkdir(exist_ok=True)
+def dump(project: Project, clicks_wait_s: int) -> Path:
+    """Write a dump of the project's database into BACKUP_DIR and return its path."""
+    folder = REPO / setting("BACKUP_DIR", "./backups")  # relative to the checkout, as compose reads it
+    folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = BACKUPS / f"{project.name}-{stamp}.dump"
+    path = folder / f"{project.name}-{stamp}.dump"
     partial = path.with_suffix(".partial")
     started = time.monotonic()
+    _admin(project, "wait-for-clicks", "--timeout", str(clicks_wait_s))
     # Written under another name first: an interrupted dump never looks like a backup.
     try:
         with open(partial, "wb") as out:
@@ -44,7 +47,7 @@ def dump(project: Project) -> Path:
         partial.unlink()
         raise
     partial.rename(path)
-    print(f"backup: {path.relative_to(REPO)} ({path.stat().st_size / 1024:.0f} KiB, "
+    print(f"backup: {path} ({path.stat().st_size / 1024:.0f} KiB, "
           f"{time.monotonic() - started:.1f} s)")
     return path
 
@@ -62,10 +65,14 @@ def restore(project: Project, path: Path) -> None:
         _postgres(project, "pg_restore", "--clean --if-exists --single-transaction --exit-on-error --no-owner",
                   stdin=given)
     project.run_once("migrate")
-    after = project.compose("run", "--rm", "--no-deps", "-T", "migrate", "python", "-m", "shortstack.admin",
-                            "after-restore")
-    print(f"restore: {path.name} restored into {project.name} in {time.monotonic() - started:.1f} s. "
-          + after.stdout.decode().strip())
+    cleared = _admin(project, "clear-cache")
+    print(f"restore: {path.name} restored into {project.name} in {time.monotonic() - started:.1f} s. {cleared}")
+
+
+def _admin(project: Project, *args: str) -> str:
+    """`python -m shortstack.admin ARGS` in a one-off container of the app image; what it printed."""
+    result = project.compose("run", "--rm", "--no-deps", "-T", "migrate", "python", "-m", "shortstack.admin", *args)
+    return result.stdout.decode().strip()
 
 
 def _postgres(project: Project, tool: str, options: str, stdin: BinaryIO | None = None,
@@ -77,13 +84,13 @@ def _postgres(project: Project, tool: str, options: str, stdin: BinaryIO | None 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.backup", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("dump", help="write backups/<project>-<UTC time>.dump")
+    commands.add_parser("dump", help="write BACKUP_DIR/<project>-<UTC time>.dump")
     commands.add_parser("restore", help="bring a dump back into the running stack").add_argument("file", type=Path)
     args = parser.parse_args(argv)
     try:
         project = Project()
         if args.command == "dump":
-            dump(project)
+            dump(project, int_setting("BACKUP_CLICKS_WAIT_S", 60))
         else:
             restore(project, args.file)
     except OperationError as exc:

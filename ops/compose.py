@@ -16,7 +16,23 @@ from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
+from dotenv import dotenv_values
+
 REPO = Path(__file__).resolve().parents[1]
+
+
+def setting(name: str, default: str) -> str:
+    """A setting (listed in .env.example): from the environment, else from .env as compose reads
+    it, else `default`."""
+    return os.environ.get(name) or dotenv_values(REPO / ".env").get(name) or default
+
+
+def int_setting(name: str, default: int, minimum: int = 0) -> int:
+    """A whole-number setting; raises OperationError for anything but one of at least `minimum`."""
+    raw = setting(name, str(default))
+    if not raw.isdigit() or int(raw) < minimum:
+        raise OperationError(f"{name} must be a whole number of at least {minimum}, got {raw!r}")
+    return int(raw)
 
 
 class OperationError(Exception):

@@ -18,14 +18,13 @@ successful deploy `previous` names the version it replaced, and older builds are
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 import urllib.request
 
 from . import schema_check
-from .compose import REPO, OperationError, Project, docker
+from .compose import REPO, OperationError, Project, docker, int_setting
 from .rollout import Rollout
 
 BUILT = ("app", "worker", "nginx")  # the images a deploy builds, by compose service
@@ -152,13 +151,6 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name) or str(default)
-    if not raw.isdigit() or int(raw) < 1:
-        raise OperationError(f"{name} must be a whole number of at least 1, got {raw!r}")
-    return int(raw)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.deploy", description=__doc__.split("\n\n")[0])
     which = parser.add_mutually_exclusive_group()
@@ -168,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Containers always name `latest`; only the build uses the version.
         project = Project({"IMAGE_TAG": "latest"})
-        rollout = Rollout(project, batch_size=_int_env("DEPLOY_BATCH_SIZE", 2),
-                          health_timeout_s=_int_env("DEPLOY_HEALTH_TIMEOUT_S", 60),
+        rollout = Rollout(project, batch_size=int_setting("DEPLOY_BATCH_SIZE", 2, minimum=1),
+                          health_timeout_s=int_setting("DEPLOY_HEALTH_TIMEOUT_S", 60, minimum=1),
                           log=lambda line: print(f"deploy: {line}", flush=True))
         deploy = Deploy(project, rollout)
         if args.rollback:

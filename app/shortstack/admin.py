@@ -6,7 +6,8 @@
     python -m shortstack.admin disable CODE...      410 on every replica from the next request on
     python -m shortstack.admin enable CODE...
     python -m shortstack.admin links-by-host HOST   links to HOST and its subdomains
-    python -m shortstack.admin after-restore        Redis made to agree with a restored database
+    python -m shortstack.admin wait-for-clicks      until every click queued so far is stored (a backup's start)
+    python -m shortstack.admin clear-cache          forget cached links and stats (after a restore)
 
 Under compose: docker compose run --rm migrate python -m shortstack.admin ...
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 
 import psycopg
 import redis
@@ -85,25 +87,35 @@ def _links_by_host(args: argparse.Namespace, backends: Backends, settings: Setti
     return 0
 
 
-def _after_restore(args: argparse.Namespace, backends: Backends, settings: Settings) -> int:
-    """After PostgreSQL was restored from a dump: forget every cached link and statistic (the dump
-    may differ from what the replicas cached), and have the click workers read the whole click
-    stream again. Every click still in the stream that the dump lacks (queued before the dump, or
-    stored after it) is then stored; the ones it holds are skipped, since a click's stream entry id
-    is its primary key and the counters only count new rows."""
+def _wait_for_clicks(args: argparse.Namespace, backends: Backends, settings: Settings) -> int:
+    """Wait until the click workers have stored every click queued before this command started:
+    a backup taken afterwards holds them all. Stored clicks leave the stream, so it is enough
+    that no entry up to the last one queued remains."""
+    client = backends.redis
+    try:
+        last = client.xinfo_stream(clickstream.STREAM)["last-generated-id"]
+    except redis.ResponseError:  # no click was ever queued
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while waiting := len(client.xrange(clickstream.STREAM, "-", last, count=1000)):
+        if time.monotonic() > deadline:
+            print(f"error: {waiting}{'+' if waiting == 1000 else ''} click(s) queued before now are still not "
+                  f"stored after {args.timeout} s: are the click workers running?", file=sys.stderr)
+            return 1
+        time.sleep(0.2)
+    return 0
+
+
+def _clear_cache(args: argparse.Namespace, backends: Backends, settings: Settings) -> int:
+    """Forget every cached link and statistic, so that replicas read PostgreSQL again (after a
+    restore, the database may differ from what they cached)."""
     client = backends.redis
     forgotten = 0
     for pattern in (cache_key("*"), stats_key("*")):
         keys = list(client.scan_iter(match=pattern, count=1000))
         for first in range(0, len(keys), 1000):
             forgotten += client.delete(*keys[first:first + 1000])
-    try:
-        client.xgroup_setid(clickstream.STREAM, clickstream.GROUP, id="0")
-        replayed = client.xlen(clickstream.STREAM)
-    except redis.ResponseError:  # no click was ever queued: no stream, no group
-        replayed = 0
-    print(f"Forgot {forgotten} cached link(s) and statistics; the click workers read all {replayed} "
-          "click(s) in the stream again and store those the database lacks.")
+    print(f"Forgot {forgotten} cached link(s) and statistics.")
     return 0
 
 
@@ -129,8 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     command = commands.add_parser("links-by-host", help="list links whose target is on HOST or its subdomains")
     command.add_argument("host")
     command.set_defaults(run=_links_by_host)
-    commands.add_parser("after-restore", help="after a database restore: drop cached links and stats, "
-                        "replay the click stream").set_defaults(run=_after_restore)
+    command = commands.add_parser("wait-for-clicks", help="wait until every click queued so far is stored")
+    command.add_argument("--timeout", type=int, default=60, help="seconds before giving up (default 60)")
+    command.set_defaults(run=_wait_for_clicks)
+    commands.add_parser("clear-cache", help="forget cached links and stats (after a database restore)").set_defaults(
+        run=_clear_cache)
     return parser
 
 

@@ -9,13 +9,14 @@ import collections
 import os
 import re
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
 
 from ops.deploy import git_version
-from project import REPO
 from tests.integration.support import wait_for
 from usage import SteadyLoad, click_count, create
 
@@ -122,11 +123,19 @@ def table_rows(project) -> dict[str, str]:
     return {table: psql(f"COPY (SELECT * FROM {table} ORDER BY {table}::text) TO STDOUT") for table in tables}
 
 
+@pytest.fixture(scope="module")
+def backup_dir(project, tmp_path_factory) -> Path:
+    """BACKUP_DIR of the journeys below: their dumps stay out of the checkout's backups/."""
+    folder = tmp_path_factory.mktemp("backups")
+    project.env["BACKUP_DIR"] = str(folder)
+    return folder
+
+
 def make_backup(project) -> Path:
     result = project.make("backup")
     assert result.returncode == 0, result.stdout + result.stderr
-    path = REPO / re.search(r"backup: (backups/\S+\.dump)", result.stdout)[1]
-    assert path.stat().st_size > 0
+    path = Path(re.search(r"backup: (\S+\.dump)", result.stdout)[1])
+    assert path.parent == Path(project.env["BACKUP_DIR"]) and path.read_bytes().startswith(b"PGDMP")
     return path
 
 
@@ -136,7 +145,7 @@ def make_restore(project, path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_4_backup_down_v_up_restore_brings_every_link_click_key_and_owner_back_byte_for_byte(project):
+def test_4_backup_down_v_up_restore_brings_every_link_click_key_and_owner_back_byte_for_byte(project, backup_dir):
     created = project.compose("run", "--rm", "-T", "migrate", "python", "-m", "shortstack.admin", "create-key",
                               "backup journey").stdout
     key = created.split()[-1]
@@ -149,39 +158,55 @@ def test_4_backup_down_v_up_restore_brings_every_link_click_key_and_owner_back_b
                     30, "5 stored clicks")
     before = table_rows(project)
     path = make_backup(project)
-    try:
-        project.compose("down", "-v", timeout=300)
-        project.compose("up", "-d", "--wait", timeout=600)
-        assert requests.get(f"{project.url}/{owned}", allow_redirects=False, timeout=10).status_code == 404
+    project.compose("down", "-v", timeout=300)
+    project.compose("up", "-d", "--wait", timeout=600)
+    assert requests.get(f"{project.url}/{owned}", allow_redirects=False, timeout=10).status_code == 404
 
-        make_restore(project, path)
+    make_restore(project, path)
 
-        assert table_rows(project) == before
-        assert requests.get(f"{project.url}/{owned}", allow_redirects=False, timeout=10).status_code == 302
-        assert requests.get(link, headers={"X-Api-Key": key}, timeout=10).json()["click_count"] == 5
-        assert requests.get(link, timeout=10).status_code == 403  # still the key's own link
-    finally:
-        path.unlink()
+    assert table_rows(project) == before
+    assert requests.get(f"{project.url}/{owned}", allow_redirects=False, timeout=10).status_code == 302
+    assert requests.get(link, headers={"X-Api-Key": key}, timeout=10).json()["click_count"] == 5
+    assert requests.get(link, timeout=10).status_code == 403  # still the key's own link
 
 
-def test_5_a_restore_into_the_same_stack_stores_the_clicks_the_dump_lacks_exactly_once(project):
+def test_5_a_backup_holds_the_clicks_queued_when_it_began_so_a_restore_loses_none(project, backup_dir):
     code = create(project, "https://example.com/compose/queued-at-backup")["code"]
-    project.compose("stop", "worker")
+    project.compose("pause", "worker")
     try:
-        for _ in range(20):  # queued in Redis: not in the dump
+        for _ in range(20):  # answered, queued in Redis, not yet stored
             assert requests.get(f"{project.url}/{code}", allow_redirects=False, timeout=10).status_code == 302
-        path = make_backup(project)
+        with ThreadPoolExecutor(1) as background:
+            backup = background.submit(make_backup, project)
+            time.sleep(3)  # the backup waits for the workers
+            assert not backup.done()
+            project.compose("unpause", "worker")
+            path = backup.result(timeout=120)
     finally:
-        project.compose("start", "worker")
+        project.compose("unpause", "worker", check=False)
+    assert wait_for(lambda: click_count(project, code) == 20, 30, "20 stored clicks")
+    for _ in range(5):  # after the backup: gone with the restore, as everything written since
+        requests.get(f"{project.url}/{code}", allow_redirects=False, timeout=10)
+    assert wait_for(lambda: click_count(project, code) == 25, 30, "25 stored clicks")
+
+    make_restore(project, path)
+
+    assert click_count(project, code) == 20
+    stored = project.compose("exec", "-T", "postgres", "sh", "-c", 'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" '
+                             f"-Atc \"SELECT count(*) FROM clicks WHERE code = '{code}'\"").stdout
+    assert int(stored) == 20
+
+
+def test_6_the_backup_profile_dumps_on_schedule_and_keeps_the_newest(project, backup_dir):
+    project.env.update(BACKUP_INTERVAL_S="2", BACKUP_KEEP="2")
+    project.compose("--profile", "backup", "up", "-d", "backup")
     try:
-        assert wait_for(lambda: click_count(project, code) == 20, 30, "20 stored clicks")
-
-        make_restore(project, path)  # back to a database without those 20 clicks
-
-        assert wait_for(lambda: click_count(project, code) == 20, 30, "the 20 clicks stored again")
-        clicks = project.compose("exec", "-T", "postgres", "sh", "-c",
-                                 f'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -Atc '
-                                 f'"SELECT count(*) FROM clicks WHERE code = \'{code}\'"').stdout
-        assert int(clicks) == 20
+        def scheduled() -> list[Path]:
+            return sorted(backup_dir.glob("scheduled-*.dump"))
+        wait_for(lambda: len(scheduled()) == 2, 30, "two scheduled dumps")
+        time.sleep(5)  # two or three more rounds: older dumps are removed
+        dumps = scheduled()
+        assert len(dumps) == 2 and all(dump.read_bytes().startswith(b"PGDMP") for dump in dumps)
+        assert not list(backup_dir.glob("*.partial"))
     finally:
-        path.unlink()
+        project.compose("--profile", "backup", "rm", "--stop", "--force", "backup")
