@@ -72,24 +72,33 @@ def test_1_make_deploy_under_load_fails_no_request_keeps_the_count_and_moves_eve
 
 
 @pytest.fixture
-def never_healthy(project):
-    """A version tagged `broken` whose app answers every request, /healthz too, with 404: had nginx
-    sent it one request of the load, that request would have failed."""
+def built_version():
+    """Tag a version whose app image is the current one plus some Dockerfile lines (worker and
+    nginx unchanged); its images are removed afterwards."""
     namespace = os.environ["IMAGE_NAMESPACE"]
-    images = [f"{namespace}/{name}:broken" for name in ("app", "worker", "nginx")]
-    subprocess.run(["docker", "build", "-q", "-t", images[0], "-"], check=True, capture_output=True, timeout=300,
-                   input=f'FROM {namespace}/app:latest\nCMD ["python", "-m", "http.server", "8000"]\n'.encode(),
-                   env={**os.environ, "DOCKER_BUILDKIT": "0"})
-    for image in images[1:]:
-        subprocess.run(["docker", "tag", image.replace(":broken", ":latest"), image], check=True, timeout=60)
-    yield "broken"
-    subprocess.run(["docker", "rmi", *images], capture_output=True, timeout=120)
+    tags = []
+
+    def build(tag: str, app_lines: str) -> str:
+        images = [f"{namespace}/{name}:{tag}" for name in ("app", "worker", "nginx")]
+        subprocess.run(["docker", "build", "-q", "-t", images[0], "-"], check=True, capture_output=True, timeout=300,
+                       input=f"FROM {namespace}/app:latest\n{app_lines}\n".encode(),
+                       env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        for image in images[1:]:
+            subprocess.run(["docker", "tag", image.replace(f":{tag}", ":latest"), image], check=True, timeout=60)
+        tags.extend(images)
+        return tag
+
+    yield build
+    subprocess.run(["docker", "rmi", *tags], capture_output=True, timeout=120)
 
 
-def test_2_a_version_that_never_gets_healthy_is_rolled_back_by_itself_with_no_failed_request(project, never_healthy):
+def test_2_a_version_that_never_gets_healthy_is_rolled_back_by_itself_with_no_failed_request(project, built_version):
+    # Its app answers every request, /healthz too, with 404: had nginx sent it one request of
+    # the load, that request would have failed.
+    broken = built_version("broken", 'CMD ["python", "-m", "http.server", "8000"]')
     replicas = project.container_ids("app")
 
-    result, load, code = deploy_under_load(project, "deploy", f"VERSION={never_healthy}")
+    result, load, code = deploy_under_load(project, "deploy", f"VERSION={broken}")
 
     assert result.returncode != 0 and "rolled back" in result.stderr, result.stdout + result.stderr
     assert load.failures == []
@@ -97,6 +106,23 @@ def test_2_a_version_that_never_gets_healthy_is_rolled_back_by_itself_with_no_fa
     assert project.container_ids("app") == replicas  # the old replicas kept serving; the new ones are gone
     assert set(versions_served(project)) == {versions["deployed"]}
     assert_every_click_stored(project, code, load)
+
+
+def test_2b_a_migration_dropping_what_the_running_version_uses_stops_the_deploy_before_any_change(
+        project, built_version):
+    contract = built_version("contract", "USER 0\nRUN echo 'ALTER TABLE links DROP COLUMN url;' > "
+                                         "/srv/app/shortstack/migrations/0099_drop_url.sql\nUSER 10001")
+    replicas = project.container_ids("app")
+
+    result = project.make("deploy", f"VERSION={contract}")
+
+    assert result.returncode != 0
+    assert "0099_drop_url drops column links.url, which the running version still uses" in result.stderr, result.stderr
+    assert project.container_ids("app") == replicas
+    assert set(versions_served(project)) == {versions["deployed"]}
+    columns = project.compose("exec", "-T", "postgres", "sh", "-c", 'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" '
+                              "-Atc \"SELECT column_name FROM information_schema.columns WHERE table_name = 'links'\"")
+    assert "url" in columns.stdout.split()
 
 
 def test_3_make_rollback_under_load_puts_the_previous_version_back_the_same_way(project):
