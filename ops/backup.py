@@ -38,7 +38,8 @@ def dump(project: Project, clicks_wait_s: int) -> Path:
     path = folder / f"{project.name}-{stamp}.dump"
     partial = path.with_suffix(".partial")
     started = time.monotonic()
-    _admin(project, "wait-for-clicks", "--timeout", str(clicks_wait_s))
+    if clicks_wait_s:
+        _admin(project, "wait-for-clicks", "--timeout", str(clicks_wait_s))
     # Written under another name first: an interrupted dump never looks like a backup.
     try:
         with open(partial, "wb") as out:
