@@ -83,8 +83,9 @@ demo: deps
 	$(PYTHON) -m loadtest.demo $(if $(STEPS),--steps $(STEPS)) $(if $(HTTP_PORT),--http-port $(HTTP_PORT))
 
 # pip-audit reads PyPI's per-release JSON; where only the package index is reachable it would
-# report every package as "not found" and pass, so that case is a clear skip instead.
-AUDIT_PROBE := https://pypi.org/pypi/flask/3.1.3/json
+# report every package as "not found" and pass, so that case is a clear skip instead. The address
+# is pip's own default, not written here.
+AUDIT_PROBE = $(shell $(PYTHON) -c "from pip._internal.models.index import PyPI; print(PyPI.pypi_url)")/flask/3.1.3/json
 audit: $(STAMP)
 	@if $(PYTHON) -c "import urllib.request; urllib.request.urlopen('$(AUDIT_PROBE)', timeout=10)" 2>/dev/null; then \
 	  $(VENV)/bin/pip-audit --local --skip-editable --strict --progress-spinner off; \

@@ -28,7 +28,8 @@ if ! docker compose version >/dev/null 2>&1; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
-  echo "deb http://deb.debian.org/debian trixie main" > "$work/sources.list"
+  mirror=$(bash "$(dirname "$0")/debian-mirror.sh")
+  echo "deb $mirror trixie main" > "$work/sources.list"
   apt_opts=(-o Dir::Etc::SourceList="$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
             -o Dir::State::Lists="$work/lists" -o Dir::Cache="$work/cache")
   apt-get "${apt_opts[@]}" update -qq

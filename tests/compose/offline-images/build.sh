@@ -25,7 +25,8 @@ base() {  # a minimal Debian SUITE imported as shortstack-offline/debian:SUITE
   command -v debootstrap >/dev/null || { echo "build.sh: debootstrap is missing (apt-get install debootstrap)" >&2; exit 2; }
   root=$(mktemp -d /var/tmp/shortstack-rootfs.XXXXXX)
   echo "build.sh: debootstrap $suite (about 30 s)"
-  debootstrap --variant=minbase "$suite" "$root" http://deb.debian.org/debian >"$root.log" 2>&1 \
+  mirror=$(bash "$here/../debian-mirror.sh")
+  debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$root.log" 2>&1 \
     || { echo "build.sh: debootstrap $suite failed; see $root.log" >&2; exit 2; }
   # sid's Release file can be past its Valid-Until by this machine's clock.
   echo 'Acquire::Check-Valid-Until "false";' > "$root/etc/apt/apt.conf.d/99shortstack-offline"
