@@ -21,6 +21,9 @@ from local_stack import LocalStack
 T = TypeVar("T")
 
 
+# What the session stack's replicas report as their version (an image sets it from IMAGE_TAG).
+STACK_VERSION = "integration-1"
+
 def fresh_data_dir() -> Path:
     """A data folder for a disposable stack; not below pytest's tmp_path, whose 0700 parents keep
     the postgres user out."""

@@ -5,7 +5,7 @@ import uuid
 
 import requests
 
-from support import wait_for
+from support import STACK_VERSION, wait_for
 
 
 def test_requests_reach_every_replica(stack):
@@ -13,10 +13,17 @@ def test_requests_reach_every_replica(stack):
     assert set(served_by) == {"app-1", "app-2", "app-3"}
 
 
-def test_readiness_reports_both_dependencies(stack):
+def test_readiness_reports_both_dependencies_and_the_version(stack):
     response = requests.get(f"{stack.url}/readyz", timeout=5)
     assert response.status_code == 200
     assert response.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+    assert response.json()["version"] == response.headers["X-App-Version"] == STACK_VERSION
+
+
+def test_every_answer_of_a_replica_names_its_version(stack):
+    for path in ("/", "/healthz", "/api/v1/links/nonexistent", "/nonexistent"):
+        response = requests.get(f"{stack.url}{path}", allow_redirects=False, timeout=5)
+        assert response.headers["X-App-Version"] == STACK_VERSION, path
 
 
 def test_the_public_cluster_view_counts_processes_without_naming_them(stack):
@@ -26,6 +33,7 @@ def test_the_public_cluster_view_counts_processes_without_naming_them(stack):
 
     view = wait_for(cluster, 15, "every replica's and click worker's heartbeat")
     assert {r["instance"] for r in view["replicas"]} == {"app-1", "app-2", "app-3"}
+    assert {r["version"] for r in view["replicas"]} == {STACK_VERSION}  # a rollout shows here, replica by replica
     assert all(r["processes"] >= 1 and "pids" not in r for r in view["replicas"])
     assert all("pid" not in w for w in view["workers"])
 
