@@ -25,11 +25,10 @@ from shortstack import clickstream, cluster
 from shortstack.backends import connect_db, connect_redis
 from shortstack.config import Settings
 from shortstack.lifecycle import LivenessFile, configure_logging, on_stop_signals
-from shortstack.streams import READ_BLOCK_MS, StreamReader
+from shortstack.streams import READ_BLOCK_MS, RETRY_DELAY_S, StreamReader
 
 log = logging.getLogger("shortstack.worker")
 
-RETRY_DELAY_S = 1.0
 REPORT_EVERY_S = 10.0
 
 
@@ -151,7 +150,7 @@ class ClickWorker:
         log.info("worker %s consuming %r as group %r", self.name, clickstream.STREAM, clickstream.GROUP)
         while not stop.is_set():
             try:
-                held = self.step()
+                held = self.step(stop)
                 # A part-full batch: let clicks gather before the next one. A transaction (and its
                 # fsync) per handful of clicks cost more CPU per click than the redirect itself.
                 if 0 < held < self.settings.click_batch_size:
@@ -164,7 +163,7 @@ class ClickWorker:
         self._drop_db()
         log.info("worker %s stopped after storing %d clicks", self.name, self.stored)
 
-    def step(self) -> int:
+    def step(self, stop: threading.Event) -> int:
         """Handle one batch; returns how many entries it held."""
         entries = self.reader.next_batch(block_ms=READ_BLOCK_MS)
         clicks, dead, done = [], [], []
@@ -180,7 +179,7 @@ class ClickWorker:
             self.stored += store_batch(self._connection(), clicks)
         if done:
             # Acknowledged only now that PostgreSQL has committed.
-            self.reader.done(done, dead, clickstream.DEAD_LETTER_STREAM)
+            self.reader.acknowledge(done, dead, clickstream.DEAD_LETTER_STREAM, stop)
         return len(entries)
 
     def _announce(self) -> None:
