@@ -86,20 +86,21 @@ class StreamReader:
     def acknowledge(self, ids: list[str], dead: list[tuple[str, dict[str, str]]], dead_letter: str,
                     stop: threading.Event) -> bool:
         """done(), retried every RETRY_DELAY_S while Redis fails, until it succeeds (True) or `stop`
-        is set first (False: the entries stay pending and come back to this consumer).
+        is set (False: the entries stay pending and come back to this consumer). Tried at least
+        once, so a consumer told to stop still acknowledges the batch it has just finished.
 
         Retrying the acknowledgement alone, not the batch, matters to a consumer whose handling
         is not idempotent (the bot's replies): a re-read batch would be answered twice.
         """
-        while not stop.is_set():
+        while True:
             try:
                 self.done(ids, dead, dead_letter)
                 return True
             except redis.RedisError as exc:
                 log.warning("%s: acknowledging %d entr%s of %s failed: %s; retrying in %.0fs", self.consumer,
                             len(ids), "y" if len(ids) == 1 else "ies", self.stream, exc, RETRY_DELAY_S)
-                stop.wait(RETRY_DELAY_S)
-        return False
+            if stop.wait(RETRY_DELAY_S):
+                return False
 
     def pending(self) -> int:
         """How many entries this consumer holds unacknowledged."""

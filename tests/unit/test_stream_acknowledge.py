@@ -46,7 +46,15 @@ def test_an_acknowledgement_is_retried_until_redis_answers(monkeypatch):
     assert [command[0] for command in client.executed] == ["xack", "xdel"]
 
 
-def test_a_consumer_told_to_stop_leaves_the_entries_pending():
+def test_a_consumer_told_to_stop_still_acknowledges_the_batch_it_finished():
+    client, stop = FlakyRedis(failures=0), threading.Event()
+    stop.set()
+    reader = StreamReader(client, "s", "g", "c", batch_size=10, claim_idle_ms=1000)
+    assert reader.acknowledge(["1-0"], [], "dead", stop) is True
+    assert [command[0] for command in client.executed] == ["xack", "xdel"]
+
+
+def test_a_consumer_told_to_stop_while_redis_is_away_leaves_the_entries_pending():
     client, stop = FlakyRedis(failures=10**9), threading.Event()
     stop.set()
     reader = StreamReader(client, "s", "g", "c", batch_size=10, claim_idle_ms=1000)
