@@ -54,7 +54,8 @@ NEW_MESSAGE = filters.UpdateType.MESSAGE & ~filters.IS_AUTOMATIC_FORWARD
 HELP = (
     "I shorten links.\n\n"
     "Send me a message with a URL (http:// or https://) and I answer with its short link.\n"
-    "/stats <code> — clicks on one of your links, in total and in the last 24 hours\n"
+    "/stats <code> — clicks on one of your links: in total, in the last 24 hours, and how many "
+    "were people, bots and link previews\n"
     "/mylinks — the links you created here\n"
     "/help — this message"
 )
@@ -144,9 +145,12 @@ class LinkBot:
                                                                sender_id(update), code)):
             await message.reply_text(f"The clicks on {code} are private: only whoever created it can see them.")
             return
+        stats = await asyncio.to_thread(self.links.stats, code)
         recent = await asyncio.to_thread(self.links.clicks_since, code, 24)
+        who = stats["visitors"]
         await message.reply_text(f"{self._short_url(code)} → {link.url}\n"
-                                 f"Clicks: {link.click_count} in total, {recent} in the last 24 hours.")
+                                 f"Clicks: {stats['total_clicks']} in total, {recent} in the last 24 hours.\n"
+                                 f"By people: {who['human']}, by bots: {who['bot']}, link previews: {who['preview']}.")
 
     async def my_links(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         links = await asyncio.to_thread(self.links.telegram_links, sender_id(update))

@@ -15,6 +15,7 @@ from local_stack.stack import APP_DIR, WORKER_DIR
 from support import cache, click_count, db, disposable_stack, follow, wait_for
 
 TOKEN = "123456:TEST-TOKEN"
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 SECRET = "webhook-secret-for-tests"
 update_ids = itertools.count(1)
 users = itertools.count(5001)
@@ -94,11 +95,12 @@ def test_a_wrong_secret_is_refused_and_never_answered(stack, fake_api):
 def test_stats_reports_the_clicks(stack, fake_api):
     user = next(users)
     code = shorten(stack, fake_api, "https://example.com/popular", user)
-    for _ in range(3):
-        follow(stack, code)
-    wait_for(lambda: click_count(stack, code) == 3, 15, "3 clicks stored")
+    for user_agent in (CHROME, CHROME, "curl/8.5.0", "http.rb/5.1.1 (Mastodon/4.0.2; +https://mastodon.social/)"):
+        follow(stack, code, **{"User-Agent": user_agent})
+    wait_for(lambda: click_count(stack, code) == 4, 15, "4 clicks stored")
     reply = ask(stack, fake_api, f"/stats {code}", user)
-    assert "3 in total" in reply and "3 in the last 24 hours" in reply
+    assert "4 in total" in reply and "4 in the last 24 hours" in reply
+    assert "By people: 2, by bots: 1, link previews: 1." in reply
 
 
 @pytest.mark.parametrize("text, expected", [
