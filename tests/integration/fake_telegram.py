@@ -66,6 +66,7 @@ class FakeBotAPI:
         self.token = token
         self.sent: list[dict] = []  # sendMessage parameters, in order
         self.calls: list[str] = []  # every method called
+        self.params: dict[str, dict] = {}  # the parameters of each method's latest call
         self._updates: list[dict] = []
         self._lock = threading.Lock()
         self._server = http.server.ThreadingHTTPServer((host, port), self._handler())
@@ -90,6 +91,7 @@ class FakeBotAPI:
     def _answer(self, method: str, params: dict) -> object:
         with self._lock:
             self.calls.append(method)
+            self.params[method] = params
             if method == "getMe":
                 return BOT_USER
             if method == "sendMessage":

@@ -166,6 +166,27 @@ def test_polling_mode_answers_an_update_from_get_updates(stack, fake_api):
         poller.wait(15)
 
 
+def test_the_webhook_and_polling_ask_for_the_same_updates(stack, fake_api):
+    env = {**os.environ, "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url,
+           "PUBLIC_BASE_URL": "https://sho.example", "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake_api.url,
+           "TELEGRAM_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(APP_DIR)}
+    registered = subprocess.run([sys.executable, "telegram_bot.py", "set-webhook"], cwd=WORKER_DIR, env=env,
+                                capture_output=True, text=True, timeout=60)
+    assert registered.returncode == 0, registered.stderr
+    poller = start_poller(stack, fake_api)
+    try:
+        wait_for(lambda: "getUpdates" in fake_api.params or poller.poll() is not None, 30, "a getUpdates call")
+    finally:
+        poller.terminate()
+        poller.wait(15)
+
+    def allowed(method: str) -> list[str]:
+        value = fake_api.params[method]["allowed_updates"]
+        return json.loads(value) if isinstance(value, str) else value
+
+    assert allowed("setWebhook") == allowed("getUpdates") == ["message"]
+
+
 def test_stats_of_a_link_are_for_its_creator_only(stack, fake_api):
     code = shorten(stack, fake_api, "https://example.com/secret-campaign", next(users))
     reply = ask(stack, fake_api, f"/stats {code}", next(users))
