@@ -114,13 +114,17 @@ class LinkBot:
 
     async def shorten(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
+        links = links_in(message)
+        if not links:  # a text_link entity without its url
+            await message.reply_text("Send me a full link starting with http:// or https://, or /help.")
+            return
         owner = sender_id(update)
         if not await asyncio.to_thread(self._limiter.hit, self._create_limit, "telegram-create", str(owner)):
             await message.reply_text(f"You are creating links too fast (the limit is {self._create_limit}). "
                                      "Try again in a minute.")
             return
         try:
-            new = parse_new_link({"url": links_in(message)[0]}, datetime.now(timezone.utc),
+            new = parse_new_link({"url": links[0]}, datetime.now(timezone.utc),
                                  own_address=shorturls.own_address(self.settings.public_base_url),
                                  block_private=self.settings.block_private_targets)
             # Its stats are for its creator, through /stats here.
