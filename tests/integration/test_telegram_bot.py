@@ -296,6 +296,11 @@ def test_a_link_behind_words_is_shortened(stack, fake_api):
     assert follow(stack, reply.split()[0].rsplit("/", 1)[1]).headers["Location"] == "https://example.com/notes"
 
 
+def test_a_link_entity_without_its_target_gets_the_hint(stack, fake_api):
+    reply = ask(stack, fake_api, "click", next(users), entities=({"type": "text_link", "offset": 0, "length": 5},))
+    assert "Send me a full link" in reply
+
+
 def test_a_link_in_a_photo_caption_is_shortened(stack, fake_api):
     user, caption = next(users), "our poster https://example.com/poster"
     update = message_update(next(update_ids), "", user, caption=caption,
