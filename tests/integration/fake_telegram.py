@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import time
+from typing import Callable
 from urllib.parse import parse_qsl
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Shortstack", "username": "shortstack_test_bot",
@@ -67,6 +68,9 @@ class FakeBotAPI:
         self.sent: list[dict] = []  # sendMessage parameters, in order
         self.calls: list[str] = []  # every method called
         self.params: dict[str, dict] = {}  # the parameters of each method's latest call
+        # Called with sendMessage's parameters before the message is recorded and answered: a test
+        # makes something fail at a precise point of the bot's handling with it.
+        self.on_send: Callable[[dict], None] | None = None
         self._updates: list[dict] = []
         self._lock = threading.Lock()
         self._server = http.server.ThreadingHTTPServer((host, port), self._handler())
@@ -89,6 +93,8 @@ class FakeBotAPI:
             return [m["text"] for m in self.sent if int(m["chat_id"]) == chat_id]
 
     def _answer(self, method: str, params: dict) -> object:
+        if method == "sendMessage" and self.on_send is not None:
+            self.on_send(params)
         with self._lock:
             self.calls.append(method)
             self.params[method] = params

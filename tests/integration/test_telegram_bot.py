@@ -276,6 +276,28 @@ def test_updates_the_bot_does_not_answer_are_skipped_without_an_error(stack, fak
         assert conn.execute("SELECT count(*) FROM links WHERE url = %s", (url,)).fetchone()[0] == 0
 
 
+def test_a_redis_blip_at_the_acknowledgement_does_not_end_the_consumer(stack, fake_api):
+    """Redis stops while the bot sends its reply, so the acknowledgement that follows fails."""
+    user = next(users)
+
+    def stop_redis(params: dict) -> None:
+        if int(params["chat_id"]) == user:
+            fake_api.on_send = None
+            stack.stop_process("redis")
+
+    fake_api.on_send = stop_redis
+    try:
+        assert deliver(stack.url, message_update(next(update_ids), "/help", user)).status_code == 200
+        wait_for(lambda: "acknowledging 1 entry of bot:updates failed" in bot_log(stack), 30,
+                 "the bot worker to retry the acknowledgement")
+    finally:
+        fake_api.on_send = None
+        stack.restart("redis")
+    assert "I shorten links." in ask(stack, fake_api, "/help", next(users))  # the consumer goes on
+    assert len(fake_api.replies_to(user)) == 1  # and did not answer the first update twice
+    assert stack.processes["bot-1"].running
+
+
 @pytest.mark.parametrize("text, entities, target", [
     ("Read this (https://example.com/docs).", ["https://example.com/docs"], "https://example.com/docs"),
     ("<https://example.com/angle>", ["https://example.com/angle"], "https://example.com/angle"),
