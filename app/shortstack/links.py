@@ -198,13 +198,15 @@ class LinkStore:
                                 (code, hours)).fetchone()[0]
 
     def record_telegram_owner(self, user_id: int, code: str) -> None:
-        """Remember that a Telegram user created `code` (for the bot's /mylinks)."""
+        """Remember that a Telegram sender created `code` (for the bot's /mylinks). `user_id` is the
+        sender's id: a user's (positive), or a chat's (negative) for a message sent on a group's or
+        channel's behalf; telegram_links.user_id holds both."""
         with self._backends.db.connection() as conn:
             conn.execute("INSERT INTO telegram_links (user_id, code) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                          (user_id, code))
 
     def telegram_links(self, user_id: int, limit: int = 20) -> list[Link]:
-        """The links a Telegram user created, newest first."""
+        """The links a Telegram sender (user or chat id, as record_telegram_owner) created, newest first."""
         with self._backends.db.connection() as conn:
             rows = conn.execute(
                 f"SELECT {LINK_COLUMNS} FROM links WHERE code IN (SELECT code FROM telegram_links WHERE user_id = %s"
@@ -214,7 +216,7 @@ class LinkStore:
         return [Link(*row) for row in rows]
 
     def created_by_telegram_user(self, user_id: int, code: str) -> bool:
-        """True if the Telegram user `user_id` created `code` through the bot."""
+        """True if the Telegram sender `user_id` (user or chat id) created `code` through the bot."""
         with self._backends.db.connection() as conn:
             return conn.execute("SELECT 1 FROM telegram_links WHERE user_id = %s AND code = %s",
                                 (user_id, code)).fetchone() is not None
