@@ -11,7 +11,8 @@ tier measured around the measured run:
   4. I/O-bound scaling (Locust): sync replicas whose every request waits on a slow downstream,
      1 … 16 of them — the replica, not the CPU, is the limit, so throughput follows N;
   5. worker classes (Locust): the I/O-bound scenario on one replica with sync, gthread, gevent;
-  6. click ingest: how fast one click worker moves a pre-filled stream into PostgreSQL.
+  6. click ingest: how fast one click worker moves a pre-filled stream into PostgreSQL, with
+     User-Agents it has seen before and with a new one per click (each classified).
 With --compose (`make bench-compose`), experiments 3 and 4 run against docker-compose.yml instead,
 scaled with `docker compose up -d --scale app=N` and CPU per service read from `docker stats`.
 Writes loadtest/results/<timestamp>/ (or --out): the load tools' CSVs, summary.csv, scaling.png,
@@ -293,18 +294,27 @@ USER_AGENTS = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like 
 REFERRERS = ("", "https://news.ycombinator.com/item?id=1", "https://t.co/abc", "https://www.google.com/")
 
 
-def measure_ingest(stack: LocalStack, events: int) -> Point:
-    """Stop the click worker, queue `events` clicks on the seed links, start it, time the drain."""
-    print(f"  ingest: one click worker, {events} queued clicks", flush=True)
+# The worst case of the worker's User-Agent classification: a browser it has never seen, so
+# ua-parser and every crawler pattern run, and no cached answer helps.
+NEW_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.{} Safari/537.36"
+INGEST_LABELS = {False: "repeated User-Agents", True: "a new User-Agent per click"}
+
+
+def measure_ingest(stack: LocalStack, events: int, new_agents: bool = False) -> Point:
+    """Stop the click worker, queue `events` clicks on the seed links, start it, time the drain.
+
+    With `new_agents` every click carries a User-Agent never seen before, so the worker classifies
+    each one (real traffic repeats User-Agents, and the worker caches the answer per string)."""
+    print(f"  ingest: one click worker, {events} queued clicks, {INGEST_LABELS[new_agents]}", flush=True)
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     stack.stop_process("worker-1")
     rng = random.Random(1)
     now_ms = time.time_ns() // 1_000_000
     for start in range(0, events, 5000):
         with client.pipeline(transaction=False) as pipe:
-            for _ in range(start, min(events, start + 5000)):
-                click = clickstream.ClickEvent(rng.choice(SEEDS)[0], now_ms, rng.choice(REFERRERS),
-                                               rng.choice(USER_AGENTS))
+            for n in range(start, min(events, start + 5000)):
+                agent = NEW_USER_AGENT.format(n) if new_agents else rng.choice(USER_AGENTS)
+                click = clickstream.ClickEvent(rng.choice(SEEDS)[0], now_ms, rng.choice(REFERRERS), agent)
                 clickstream.append(pipe, click, max_len=events)  # a backlog this size on purpose: no cap
             pipe.execute()
     stack.processes["worker-1"].start()
@@ -319,7 +329,7 @@ def measure_ingest(stack: LocalStack, events: int) -> Point:
             raise RuntimeError("the click worker did not drain the stream within 300 s")
         time.sleep(0.01)
     seconds = time.monotonic() - started
-    point = Point(experiment="ingest", label="one click worker", replicas=0, worker_class="", users=0,
+    point = Point(experiment="ingest", label=INGEST_LABELS[new_agents], replicas=0, worker_class="", users=0,
                   seconds=seconds, requests=events, failures=0, rps=events / seconds, p50_ms=0, p95_ms=0,
                   p99_ms=0, cpu_percent=meter.stop(seconds))
     print(f"    {point.rps:.0f} clicks/s, CPU {point.total_cpu:.0f}%", flush=True)
@@ -444,6 +454,8 @@ def run_experiments(plan: Plan, out: Path, data_dir: Path) -> list[Point]:
         stack.set_replicas(2)
         points += run_ceilings(stack, plan, out)
         points.append(measure_ingest(stack, plan.ingest_events))
+        # Ten times fewer: each click then costs about a millisecond of classification.
+        points.append(measure_ingest(stack, plan.ingest_events // 10, new_agents=True))
         points += run_stats_cost(stack, plan, out)
         for n in plan.replicas:
             stack.set_replicas(n, ONE_PROCESS_ENV)

@@ -216,9 +216,15 @@ def _ingest_section(points: list[Point], cores: int) -> list[str]:
     limit = (f"the {busiest} process is CPU-bound" if p.cpu_percent[busiest] >= 90 else
              f"no single process is CPU-bound ({p.total_cpu:.0f}% of {100 * cores}% used): each batch waits "
              "on Redis (read), PostgreSQL (COPY and commit) and Redis again (acknowledge) in turn")
-    return ["## Click ingest: one worker draining a pre-filled stream", "",
-            f"{p.requests} queued clicks drained in {p.seconds:.2f} s: **{p.rps:.0f} clicks/s** "
-            f"(CPU: {share}). What limits it: {limit}.", ""]
+    lines = ["## Click ingest: one worker draining a pre-filled stream", "",
+             f"{p.requests} queued clicks drained in {p.seconds:.2f} s: **{p.rps:.0f} clicks/s** "
+             f"(CPU: {share}). What limits it: {limit}.", ""]
+    for new in runs[1:]:  # each click's User-Agent classified (none seen before)
+        per_click_us = (1 / new.rps - 1 / p.rps) * 1e6
+        lines += [f"With {new.label} ({new.requests} clicks): {new.rps:.0f} clicks/s, **{new.rps / p.rps:.2f}×** "
+                  f"the run above: classifying a User-Agent costs the worker about {per_click_us:.0f} µs per "
+                  "click it has not seen before.", ""]
+    return lines
 
 
 def _stats_section(points: list[Point]) -> list[str]:

@@ -199,8 +199,11 @@ class LocalStack:
         for i in range(1, self.workers + 1):
             self.add_worker(f"worker-{i}")
         # The children inherit this process's environment, so an exported token turns the bot on too.
-        if {**os.environ, **self._app_env()}.get("TELEGRAM_BOT_TOKEN"):
-            self.add_worker("bot-1", "telegram_bot.py", "consume")
+        bot_env = {**os.environ, **self._app_env()}
+        if bot_env.get("TELEGRAM_BOT_TOKEN"):
+            # Polling suits a laptop Telegram cannot reach; else the webhook's queue is consumed.
+            polling = bot_env.get("TELEGRAM_POLLING", "false") == "true"
+            self.add_worker("bot-1", "telegram_bot.py", "poll" if polling else "consume")
         for name in self.app_ports:
             self._wait_http(name, f"http://127.0.0.1:{self.app_ports[name]}/healthz", timeout)
         self._start_nginx(nginx)

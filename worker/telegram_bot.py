@@ -8,6 +8,16 @@
 
 Without TELEGRAM_BOT_TOKEN every command says the bot is off; `consume` then idles until stopped,
 so the rest of the stack runs as usual.
+
+What it answers: messages (ALLOWED_UPDATES) in private chats, and in groups the commands and the
+messages with a link it gets to see. Everything else that still arrives (channel posts, edits,
+automatic forwards of a channel's posts into its discussion group, other update types) is skipped
+on purpose, with a debug line. Links come from the message's `url` and `text_link` entities, i.e.
+exactly the spans Telegram marked. Links belong to whoever really sent the message
+(Update.effective_sender): the user, or the chat in `sender_chat` when the message was sent on a
+chat's behalf (an anonymous group admin: the group; a channel: the channel). Telegram sends such
+messages from shared placeholder users (GroupAnonymousBot, Channel_Bot, the 777000 service user),
+so keying on `from` would hand one group's links to every other.
 """
 
 from __future__ import annotations
@@ -15,36 +25,56 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import re
 import sys
+import threading
 from datetime import datetime, timezone
 
 import limits
 import limits.storage
 import limits.strategies
-from telegram import Update
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+import redis
+from telegram import Message, MessageEntity, Update
+from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, TypeHandler, filters
 
 from shortstack import shorturls, updatestream
 from shortstack.backends import Backends, connect_redis
 from shortstack.config import Settings
 from shortstack.lifecycle import LivenessFile, configure_logging, on_stop_signals
 from shortstack.links import LinkStore
-from shortstack.streams import READ_BLOCK_MS, StreamReader
+from shortstack.streams import READ_BLOCK_MS, RETRY_DELAY_S, StreamReader
 from shortstack.validation import ValidationError, looks_like_code, parse_new_link
 
 log = logging.getLogger("shortstack.bot")
 
-# Anything with a scheme, so that ftp://… gets a clear "http or https only" instead of silence.
-URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://\S+")
+# What the bot asks Telegram for, by webhook (set-webhook) and by polling alike.
+ALLOWED_UPDATES = [Update.MESSAGE]
+LINK_ENTITIES = [MessageEntity.URL, MessageEntity.TEXT_LINK]
+# New messages only: an edit of a link message must not create a second link.
+NEW_MESSAGE = filters.UpdateType.MESSAGE & ~filters.IS_AUTOMATIC_FORWARD
 HELP = (
     "I shorten links.\n\n"
     "Send me a message with a URL (http:// or https://) and I answer with its short link.\n"
-    "/stats <code> — clicks on one of your links, in total and in the last 24 hours\n"
+    "/stats <code> — clicks on one of your links: in total, in the last 24 hours, and how many "
+    "were people, bots and link previews\n"
     "/mylinks — the links you created here\n"
     "/help — this message"
 )
 CLAIM_IDLE_MS = 30_000
+
+
+def links_in(message: Message) -> list[str]:
+    """The links of a message's text or caption, in order: the spans Telegram marked as `url`
+    entities, and the targets of `text_link` entities (a link behind words). Telegram marks
+    "example.com" as a link too and clients open it as http://example.com, so the bot does."""
+    found = {**message.parse_entities(LINK_ENTITIES), **message.parse_caption_entities(LINK_ENTITIES)}
+    links = [(entity.url or "") if entity.type == MessageEntity.TEXT_LINK else text for entity, text in found.items()]
+    return [link if "://" in link else f"http://{link}" for link in links if link]
+
+
+def sender_id(update: Update) -> int:
+    """Who owns what this update creates: the id of Update.effective_sender, the sender_chat when
+    a message was sent on a chat's behalf (negative: chat ids), else the user (positive)."""
+    return update.effective_sender.id
 
 
 class LinkBot:
@@ -67,11 +97,15 @@ class LinkBot:
         if not polling:
             builder = builder.updater(None)  # updates arrive from our queue, not from getUpdates
         application = builder.build()
-        application.add_handler(CommandHandler(["start", "help"], self.help))
-        application.add_handler(CommandHandler("stats", self.stats))
-        application.add_handler(CommandHandler("mylinks", self.my_links))
-        application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.shorten))
-        application.add_handler(MessageHandler(filters.ALL, self.fallback))
+        application.add_handler(CommandHandler(["start", "help"], self.help, filters=NEW_MESSAGE))
+        application.add_handler(CommandHandler("stats", self.stats, filters=NEW_MESSAGE))
+        application.add_handler(CommandHandler("mylinks", self.my_links, filters=NEW_MESSAGE))
+        linked = filters.Entity(MessageEntity.URL) | filters.Entity(MessageEntity.TEXT_LINK) | \
+            filters.CaptionEntity(MessageEntity.URL) | filters.CaptionEntity(MessageEntity.TEXT_LINK)
+        application.add_handler(MessageHandler(NEW_MESSAGE & linked & ~filters.COMMAND, self.shorten))
+        # In a group the bot keeps quiet about messages it has nothing to say to.
+        application.add_handler(MessageHandler(NEW_MESSAGE & filters.ChatType.PRIVATE, self.fallback))
+        application.add_handler(TypeHandler(Update, self.skip))
         application.add_error_handler(self.on_error)
         return application
 
@@ -80,17 +114,17 @@ class LinkBot:
 
     async def shorten(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        found = URL_IN_TEXT.search(message.text or "")
-        if not found:
+        links = links_in(message)
+        if not links:  # a text_link entity without its url
             await message.reply_text("Send me a full link starting with http:// or https://, or /help.")
             return
-        user_id = update.effective_user.id
-        if not await asyncio.to_thread(self._limiter.hit, self._create_limit, "telegram-create", str(user_id)):
+        owner = sender_id(update)
+        if not await asyncio.to_thread(self._limiter.hit, self._create_limit, "telegram-create", str(owner)):
             await message.reply_text(f"You are creating links too fast (the limit is {self._create_limit}). "
                                      "Try again in a minute.")
             return
         try:
-            new = parse_new_link({"url": found.group(0)}, datetime.now(timezone.utc),
+            new = parse_new_link({"url": links[0]}, datetime.now(timezone.utc),
                                  own_address=shorturls.own_address(self.settings.public_base_url),
                                  block_private=self.settings.block_private_targets)
             # Its stats are for its creator, through /stats here.
@@ -98,7 +132,7 @@ class LinkBot:
         except ValidationError as exc:
             await message.reply_text(f"I cannot shorten that: {exc.detail}")
             return
-        await asyncio.to_thread(self.links.record_telegram_owner, user_id, link.code)
+        await asyncio.to_thread(self.links.record_telegram_owner, owner, link.code)
         await message.reply_text(f"{self._short_url(link.code)}\n→ {link.url}")
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -112,15 +146,18 @@ class LinkBot:
             await message.reply_text(f"No link has the code {code!r}.")
             return
         if not (link.public_stats or await asyncio.to_thread(self.links.created_by_telegram_user,
-                                                               update.effective_user.id, code)):
+                                                               sender_id(update), code)):
             await message.reply_text(f"The clicks on {code} are private: only whoever created it can see them.")
             return
+        stats = await asyncio.to_thread(self.links.stats, code)
         recent = await asyncio.to_thread(self.links.clicks_since, code, 24)
+        who = stats["visitors"]
         await message.reply_text(f"{self._short_url(code)} → {link.url}\n"
-                                 f"Clicks: {link.click_count} in total, {recent} in the last 24 hours.")
+                                 f"Clicks: {stats['total_clicks']} in total, {recent} in the last 24 hours.\n"
+                                 f"By people: {who['human']}, by bots: {who['bot']}, link previews: {who['preview']}.")
 
     async def my_links(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        links = await asyncio.to_thread(self.links.telegram_links, update.effective_user.id)
+        links = await asyncio.to_thread(self.links.telegram_links, sender_id(update))
         if not links:
             await update.effective_message.reply_text("You have not shortened anything here yet. Send me a link!")
             return
@@ -128,8 +165,15 @@ class LinkBot:
         await update.effective_message.reply_text("Your links:\n" + "\n".join(lines))
 
     async def fallback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.effective_message:
-            await update.effective_message.reply_text("I only understand links and a few commands. Try /help.")
+        message = update.effective_message
+        if message.text and not message.text.startswith("/"):
+            await message.reply_text("Send me a full link starting with http:// or https://, or /help.")
+            return
+        await message.reply_text("I only understand links and a few commands. Try /help.")
+
+    async def skip(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        kinds = [key for key in update.to_dict() if key != "update_id"]
+        log.debug("update %s skipped: nothing to answer in %s", update.update_id, ", ".join(kinds) or "it")
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("handling update failed: %s", context.error, exc_info=context.error)
@@ -138,8 +182,12 @@ class LinkBot:
         return shorturls.short_url(self.settings.public_base_url, code)
 
 
-async def consume(bot: LinkBot, stop: asyncio.Event, liveness: LivenessFile) -> None:
-    """Process queued webhook updates until `stop` is set (each acknowledged once handled)."""
+async def consume(bot: LinkBot, stop: threading.Event, liveness: LivenessFile) -> None:
+    """Process queued webhook updates until `stop` is set (each acknowledged once handled).
+
+    Redis errors follow the stream consumers' one policy (shortstack.streams): the read and the
+    acknowledgement are retried every RETRY_DELAY_S, and an update is never handled twice
+    because its acknowledgement failed."""
     client = connect_redis(bot.settings.redis_url, blocking_ms=READ_BLOCK_MS)
     reader = StreamReader(client, updatestream.STREAM, updatestream.GROUP, bot.settings.worker_name, batch_size=50,
                           claim_idle_ms=CLAIM_IDLE_MS)
@@ -149,9 +197,9 @@ async def consume(bot: LinkBot, stop: asyncio.Event, liveness: LivenessFile) -> 
             liveness.touch()
             try:
                 entries = await asyncio.to_thread(reader.next_batch, READ_BLOCK_MS)
-            except Exception as exc:  # Redis down: wait and retry, the updates stay queued
-                log.warning("bot worker: %s; retrying", exc)
-                await asyncio.sleep(1)
+            except redis.RedisError as exc:  # the updates stay queued
+                log.warning("bot worker: %s; retrying in %.0fs", exc, RETRY_DELAY_S)
+                await asyncio.to_thread(stop.wait, RETRY_DELAY_S)
                 continue
             for stream_id, fields in entries:
                 dead = []
@@ -164,27 +212,23 @@ async def consume(bot: LinkBot, stop: asyncio.Event, liveness: LivenessFile) -> 
                     else:
                         # Handler errors are python-telegram-bot's to report (LinkBot.on_error).
                         await application.process_update(update)
-                await asyncio.to_thread(reader.done, [stream_id], dead, updatestream.DEAD_LETTER_STREAM)
+                if not await asyncio.to_thread(reader.acknowledge, [stream_id], dead, updatestream.DEAD_LETTER_STREAM,
+                                               stop):
+                    return  # stopped while Redis was away: the update stays pending
 
 
 def _run_consumer(settings: Settings) -> None:
     liveness = LivenessFile(settings.worker_heartbeat_file)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        on_stop_signals(lambda: loop.call_soon_threadsafe(stop.set))
-        if settings.telegram_bot_token:
-            await consume(LinkBot(settings), stop, liveness)
-            return
-        log.info("TELEGRAM_BOT_TOKEN is not set: the bot is off; idling until stopped")
-        while not stop.is_set():
-            liveness.touch()
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=10)
-            except asyncio.TimeoutError:
-                pass
-    asyncio.run(main())
+    stop = threading.Event()
+    on_stop_signals(stop.set)
+    if settings.telegram_bot_token:
+        asyncio.run(consume(LinkBot(settings), stop, liveness))
+        return
+    log.info("TELEGRAM_BOT_TOKEN is not set: the bot is off; idling until stopped")
+    while not stop.is_set():
+        liveness.touch()
+        stop.wait(10)
 
 
 def main(argv: list[str]) -> int:
@@ -209,7 +253,7 @@ def main(argv: list[str]) -> int:
     bot = LinkBot(settings)
     if argv[0] == "poll":
         # getUpdates answers 409 Conflict to a second poller, and while a webhook is set.
-        bot.application(polling=True).run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        bot.application(polling=True).run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
         return 0
     return asyncio.run(_webhook(bot, argv[0] == "set-webhook"))
 
@@ -227,7 +271,7 @@ async def _webhook(bot: LinkBot, register: bool) -> int:
             return 2
         url = f"{settings.public_base_url}/telegram/webhook"
         await application.bot.set_webhook(url, secret_token=settings.telegram_webhook_secret,
-                                          allowed_updates=["message"])
+                                          allowed_updates=ALLOWED_UPDATES)
         print(f"webhook set: {url}")
         return 0
 

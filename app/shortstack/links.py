@@ -140,7 +140,9 @@ def cache_key(code: str) -> str:
 
 
 def stats_key(code: str) -> str:
-    return f"stats:{code}"
+    # v2 since stats carry `visitors`: replicas of the previous version, mid-deploy, cache theirs under
+    # the old key, so no replica serves the other version's shape.
+    return f"stats:v2:{code}"
 
 
 class LinkStore:
@@ -196,13 +198,15 @@ class LinkStore:
                                 (code, hours)).fetchone()[0]
 
     def record_telegram_owner(self, user_id: int, code: str) -> None:
-        """Remember that a Telegram user created `code` (for the bot's /mylinks)."""
+        """Remember that a Telegram sender created `code` (for the bot's /mylinks). `user_id` is the
+        sender's id: a user's (positive), or a chat's (negative) for a message sent on a group's or
+        channel's behalf; telegram_links.user_id holds both."""
         with self._backends.db.connection() as conn:
             conn.execute("INSERT INTO telegram_links (user_id, code) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                          (user_id, code))
 
     def telegram_links(self, user_id: int, limit: int = 20) -> list[Link]:
-        """The links a Telegram user created, newest first."""
+        """The links a Telegram sender (user or chat id, as record_telegram_owner) created, newest first."""
         with self._backends.db.connection() as conn:
             rows = conn.execute(
                 f"SELECT {LINK_COLUMNS} FROM links WHERE code IN (SELECT code FROM telegram_links WHERE user_id = %s"
@@ -212,7 +216,7 @@ class LinkStore:
         return [Link(*row) for row in rows]
 
     def created_by_telegram_user(self, user_id: int, code: str) -> bool:
-        """True if the Telegram user `user_id` created `code` through the bot."""
+        """True if the Telegram sender `user_id` (user or chat id) created `code` through the bot."""
         with self._backends.db.connection() as conn:
             return conn.execute("SELECT 1 FROM telegram_links WHERE user_id = %s AND code = %s",
                                 (user_id, code)).fetchone() is not None
@@ -281,7 +285,11 @@ class LinkStore:
         return (Followed.EXPIRED if target.is_expired(now_ms) else Followed.LIVE), target
 
     def stats(self, code: str) -> dict | None:
-        """Clicks per hour (last 48 h), per day (last 30 days), top referrers and bot clicks.
+        """Clicks per hour (last 48 h), per day (last 30 days), top referrers, and who clicked.
+
+        `visitors` splits total_clicks into people, bots and link previews (the click worker's
+        classification of the User-Agent); `bot_clicks` is bots and previews together, as it was
+        before previews were told apart.
 
         Read from the counters the click worker keeps, so the cost grows with the number of
         hours shown, not of clicks; and kept STATS_CACHE_TTL seconds in Redis, so a crowd asking
@@ -291,7 +299,8 @@ class LinkStore:
         if cached is not None:
             return cached
         with self._backends.db.connection() as conn:
-            link = conn.execute("SELECT click_count, bot_click_count FROM links WHERE code = %s", (code,)).fetchone()
+            link = conn.execute("SELECT click_count, bot_click_count, preview_click_count FROM links WHERE code = %s",
+                                (code,)).fetchone()
             if link is None:
                 return None
             by_hour = conn.execute(
@@ -313,6 +322,7 @@ class LinkStore:
             "code": code,
             "total_clicks": link[0],
             "bot_clicks": link[1],
+            "visitors": {"human": link[0] - link[1], "bot": link[1] - link[2], "preview": link[2]},
             "by_hour": [{"hour": h.isoformat(), "clicks": n} for h, n in by_hour],
             "by_day": [{"day": d.date().isoformat(), "clicks": n} for d, n in by_day],
             "top_referrers": [{"host": host, "clicks": n} for host, n in referrers],

@@ -10,6 +10,7 @@ length is the backlog.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import redis
@@ -21,6 +22,9 @@ Entry = tuple[str, "dict[str, str] | None"]
 # How long a consumer waits for new entries in one read (its Redis client must wait longer:
 # connect_redis(url, blocking_ms=READ_BLOCK_MS)).
 READ_BLOCK_MS = 1000
+# The one error policy of every stream consumer: a Redis error waits this long, then the same
+# call is made again; the entries stay pending in the meantime, so nothing is lost.
+RETRY_DELAY_S = 1.0
 
 
 def ensure_group(client: redis.Redis, stream: str, group: str) -> None:
@@ -78,6 +82,25 @@ class StreamReader:
             pipe.execute()
         if self._not_done:
             self._not_done.difference_update(ids)
+
+    def acknowledge(self, ids: list[str], dead: list[tuple[str, dict[str, str]]], dead_letter: str,
+                    stop: threading.Event) -> bool:
+        """done(), retried every RETRY_DELAY_S while Redis fails, until it succeeds (True) or `stop`
+        is set (False: the entries stay pending and come back to this consumer). Tried at least
+        once, so a consumer told to stop still acknowledges the batch it has just finished.
+
+        Retrying the acknowledgement alone, not the batch, matters to a consumer whose handling
+        is not idempotent (the bot's replies): a re-read batch would be answered twice.
+        """
+        while True:
+            try:
+                self.done(ids, dead, dead_letter)
+                return True
+            except redis.RedisError as exc:
+                log.warning("%s: acknowledging %d entr%s of %s failed: %s; retrying in %.0fs", self.consumer,
+                            len(ids), "y" if len(ids) == 1 else "ies", self.stream, exc, RETRY_DELAY_S)
+            if stop.wait(RETRY_DELAY_S):
+                return False
 
     def pending(self) -> int:
         """How many entries this consumer holds unacknowledged."""

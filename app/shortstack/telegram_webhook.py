@@ -33,6 +33,8 @@ def webhook() -> Response:
     if not settings.telegram_webhook_secret or not hmac.compare_digest(given.encode(),
                                                                        settings.telegram_webhook_secret.encode()):
         return problem(403, "Wrong or missing X-Telegram-Bot-Api-Secret-Token.")
+    # Before the body is read: an update may be larger than the app's limit for everything else.
+    request.max_content_length = updatestream.MAX_UPDATE_BYTES
     try:
         update = request.get_json(silent=True)
     except RecursionError:  # nested deeper than the JSON parser goes: not an Update either

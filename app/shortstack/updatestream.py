@@ -15,6 +15,11 @@ GROUP = "bot-workers"
 # Updates the bot worker cannot read are moved here (and acknowledged) instead of stopping it.
 DEAD_LETTER_STREAM = "bot:updates:dead"
 SEEN_TTL_S = 24 * 3600
+# The largest update the webhook takes: the edge's limit (client_max_body_size in nginx/conf.d), so
+# whatever nginx lets through is queued. Telegram sizes an update, not us: a 2 700-character
+# Cyrillic message alone is 16 432 bytes of JSON (\u escapes), and a reply carries the message it
+# answers. Refused updates are redelivered and slow the whole bot down.
+MAX_UPDATE_BYTES = 64 * 1024
 # Mark the update seen and queue it in one step: a crash between the two would lose it.
 _ENQUEUE_ONCE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then

@@ -129,7 +129,8 @@ def test_5_a_locust_run_started_from_the_dashboard_makes_traffic_at_once_and_fai
 
 def test_6_the_telegram_webhook_through_nginx_gets_exactly_one_reply(project):
     user = 7001
-    update = message_update(90001, "shorten https://example.com/from-compose-telegram", user)
+    update = message_update(90001, "shorten https://example.com/from-compose-telegram", user,
+                            links=("https://example.com/from-compose-telegram",))
     response = requests.post(f"{project.url}/telegram/webhook", json=update, timeout=10,
                              headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
     assert response.status_code == 200, response.text

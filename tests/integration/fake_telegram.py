@@ -14,20 +14,50 @@ import os
 import sys
 import threading
 import time
+from typing import Callable
 from urllib.parse import parse_qsl
 
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Shortstack", "username": "shortstack_test_bot",
             "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
 
 
-def message_update(update_id: int, text: str, user_id: int = 1001) -> dict:
-    """An Update carrying a private text message (a command gets its bot_command entity)."""
+# The placeholder users Telegram sends messages from when a chat, not a person, is the sender
+# (the real sender is then in sender_chat): anonymous group admins, a channel writing in its
+# discussion group, and the service user of a channel post forwarded there automatically.
+ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+SERVICE_USER = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
+
+
+def utf16_len(text: str) -> int:
+    """Telegram measures entity offsets and lengths in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def entity(text: str, span: str, kind: str = "url", **extra: object) -> dict:
+    """The entity Telegram sends for the first occurrence of `span` in `text`."""
+    start = text.index(span)
+    return {"type": kind, "offset": utf16_len(text[:start]), "length": utf16_len(span), **extra}
+
+
+def group(chat_id: int, kind: str = "supergroup") -> dict:
+    return {"id": chat_id, "type": kind, "title": f"chat {chat_id}"}
+
+
+def message_update(update_id: int, text: str, user_id: int = 1001, links: tuple[str, ...] = (),
+                   entities: tuple[dict, ...] = (), kind: str = "message", **fields: object) -> dict:
+    """An Update carrying a text message, by default a private one from `user_id`. A command
+    gets its bot_command entity and each of `links` its url entity, as Telegram marks them;
+    `fields` override the message's own (chat, from, sender_chat, …; None removes one)."""
     message = {"message_id": update_id, "date": int(time.time()), "text": text,
                "chat": {"id": user_id, "type": "private", "first_name": "Ada"},
                "from": {"id": user_id, "is_bot": False, "first_name": "Ada"}}
-    if text.startswith("/"):
-        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-    return {"update_id": update_id, "message": message}
+    marked = [entity(text, text.split()[0], "bot_command")] if text.startswith("/") else []
+    marked += [entity(text, link) for link in links] + list(entities)
+    if marked:
+        message["entities"] = marked
+    message.update(fields)
+    return {"update_id": update_id, kind: {k: v for k, v in message.items() if v is not None}}
 
 
 class FakeBotAPI:
@@ -37,6 +67,10 @@ class FakeBotAPI:
         self.token = token
         self.sent: list[dict] = []  # sendMessage parameters, in order
         self.calls: list[str] = []  # every method called
+        self.params: dict[str, dict] = {}  # the parameters of each method's latest call
+        # Called with sendMessage's parameters before the message is recorded and answered: a test
+        # makes something fail at a precise point of the bot's handling with it.
+        self.on_send: Callable[[dict], None] | None = None
         self._updates: list[dict] = []
         self._lock = threading.Lock()
         self._server = http.server.ThreadingHTTPServer((host, port), self._handler())
@@ -59,8 +93,11 @@ class FakeBotAPI:
             return [m["text"] for m in self.sent if int(m["chat_id"]) == chat_id]
 
     def _answer(self, method: str, params: dict) -> object:
+        if method == "sendMessage" and self.on_send is not None:
+            self.on_send(params)
         with self._lock:
             self.calls.append(method)
+            self.params[method] = params
             if method == "getMe":
                 return BOT_USER
             if method == "sendMessage":

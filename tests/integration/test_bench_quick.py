@@ -29,8 +29,9 @@ def test_quick_bench_writes_its_results(tmp_path):
         rows = list(csv.DictReader(handle))
     assert {row["experiment"] for row in rows} == EXPERIMENTS
     assert all(float(row["rps"]) > 0 and float(row["failure_ratio"]) == 0 for row in rows), rows
-    ingest = next(row for row in rows if row["experiment"] == "ingest")
+    ingest, classified = (row for row in rows if row["experiment"] == "ingest")
     assert int(ingest["requests"]) == 20_000 and float(ingest["cpu_worker_pct"]) > 0
+    assert int(classified["requests"]) == 2_000 and "With a new User-Agent per click" in report
     locust_runs = [row for row in rows if row["experiment"] in ("scaling-mixed", "scaling-io", "worker-class")]
     assert len(list(out.glob("*_stats.csv"))) == len(locust_runs)
-    assert len(list(out.glob("*.json"))) == len(rows) - len(locust_runs) - 1  # every wrk run but the ingest
+    assert len(list(out.glob("*.json"))) == len(rows) - len(locust_runs) - 2  # every wrk run but the ingests

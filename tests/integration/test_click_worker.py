@@ -83,7 +83,7 @@ def test_kill_9_mid_batch_then_recover_stores_every_click_once(stack):
     assert stored_clicks(stack, codes) == total
     assert counted_clicks(stack, codes) == total
     assert counters(stack, codes) == {"stored": total, "total": total, "hourly": total, "referrers": total,
-                                      "bots stored": 0, "bots": 0}
+                                      "bots stored": total, "bots": total}
     assert cache(stack).xlen(STREAM) == 0  # acknowledged entries are removed: the stream is the backlog
     stack.stop_process("worker-b")
     stack.stop_process("worker-c")
@@ -108,7 +108,7 @@ def test_a_batch_committed_but_never_acknowledged_is_not_counted_twice(stack):
     assert click_count(stack, code) == 10
     assert stored_clicks(stack, [code]) == 10
     assert counters(stack, [code]) == {"stored": 10, "total": 10, "hourly": 10, "referrers": 10,
-                                       "bots stored": 0, "bots": 0}
+                                       "bots stored": 10, "bots": 10}
     stack.stop_process("worker-d")
 
 
@@ -118,7 +118,7 @@ def test_stats_from_the_counters_agree_with_the_stored_clicks(stack):
     ages = [timedelta(0)] * 3 + [timedelta(hours=5)] * 2 + [timedelta(days=3)] + [timedelta(days=40)] * 4
     referrers = ["news.example", None, "news.example", "blog.example", None, "news.example", None, None, None, None]
     clicks = [StoredClick(stream_id=f"history-{i}", code=code, clicked_at=now - age, referrer_host=referrer,
-                          ua_family="Other", is_bot=i % 5 == 0)
+                          ua_family="Other", visitor="bot" if i % 5 == 0 else "preview" if i == 3 else "human")
               for i, (age, referrer) in enumerate(zip(ages, referrers))]
     with db(stack) as conn:
         assert store_batch(conn, clicks[:6]) == 6
@@ -131,7 +131,8 @@ def test_stats_from_the_counters_agree_with_the_stored_clicks(stack):
                               " AND clicked_at >= date_trunc('day', now() - interval '29 days', 'UTC')"
                               " GROUP BY 1 ORDER BY 1", (code,)).fetchall()
     stats = requests.get(f"{stack.url}/api/v1/links/{code}/stats", timeout=5).json()
-    assert (stats["total_clicks"], stats["bot_clicks"]) == (10, 2)
+    assert (stats["total_clicks"], stats["bot_clicks"]) == (10, 3)
+    assert stats["visitors"] == {"human": 7, "bot": 2, "preview": 1}
     assert [(row["hour"], row["clicks"]) for row in stats["by_hour"]] == [(h.isoformat(), n) for h, n in by_hour]
     assert [(row["day"], row["clicks"]) for row in stats["by_day"]] == [(d.date().isoformat(), n) for d, n in by_day]
     assert sum(row["clicks"] for row in stats["by_hour"]) == 5 and sum(row["clicks"] for row in stats["by_day"]) == 6

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from fake_telegram import FakeBotAPI
+from fake_telegram import FakeBotAPI, message_update
 from local_stack import LocalStack
 from local_stack.stack import REPO, _require_free_port, free_port
 from support import create_link, follow, fresh_data_dir, wait_for
@@ -96,6 +96,29 @@ def test_a_port_held_only_by_time_wait_connections_of_a_previous_run_is_free():
         accepted.close()  # the server side closes first, as nginx does: its port keeps a TIME_WAIT
         client.close()
     _require_free_port(port)
+
+
+def test_polling_in_dotenv_makes_the_bot_answer_from_get_updates(stack, tmp_path):
+    """The laptop path: no webhook can reach it, so the runner's bot polls Telegram."""
+    api = FakeBotAPI("42:POLL")
+    api.queue_update(message_update(1, "/help", 7001))
+    data_dir = fresh_data_dir()
+    (tmp_path / ".env").write_text(f"REPLICAS=1\nWORKERS=0\nTELEGRAM_API_URL={api.url}\nTELEGRAM_BOT_TOKEN=42:POLL\n"
+                                   "TELEGRAM_POLLING=true\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HTTP_PORT": str(free_port()), "LOCAL_DATA_DIR": str(data_dir),
+           "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url}
+    output_file = tmp_path / "runner.out"
+    with open(output_file, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "local_stack"], cwd=tmp_path, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        read_until(process, output_file, "Ctrl-C stops everything.", 60)
+        assert "I shorten links." in wait_for(lambda: api.replies_to(7001), 30, "the polled reply")[0]
+    finally:
+        process.terminate()
+        process.wait(30)
+        api.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def test_dotenv_and_an_exported_bot_token_are_honoured(stack, tmp_path):

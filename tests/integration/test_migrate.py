@@ -83,3 +83,7 @@ def test_upgrading_keeps_old_links_public_and_counts_their_clicks(stack, tmp_pat
         assert conn.execute("SELECT referrer_host, clicks FROM referrer_counts ORDER BY 1").fetchall() == [
             ("", 2), ("news.example", 1)]
         assert conn.execute("SELECT count(*) FROM clicks").fetchone()[0] == 3  # nothing lost on the way
+        # Expand-only: a worker and a replica of the previous version, mid-deploy, still write and read.
+        conn.execute("INSERT INTO clicks (stream_id, code, clicked_at, referrer_host, ua_family, is_bot)"
+                     " VALUES ('4-0', 'old1', now(), NULL, 'Other', false)")
+        assert conn.execute("SELECT click_count, bot_click_count FROM links").fetchone() == (3, 1)

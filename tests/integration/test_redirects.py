@@ -10,6 +10,28 @@ CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 
+def test_people_bots_and_link_previews_are_counted_apart(stack):
+    """Previews and HTTP libraries were counted as people when only ua-parser's Spider said bot."""
+    code = create_link(stack, url="https://example.com/shared-on-social", public_stats=True)["code"]
+    visits = {CHROME: "human", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0":
+              "human", GOOGLEBOT: "bot", "curl/8.5.0": "bot", "python-requests/2.31.0": "bot",
+              "Go-http-client/1.1": "bot", "": "bot",
+              "http.rb/5.1.1 (Mastodon/4.0.2; +https://mastodon.social/)": "preview",
+              "Misskey/2023.11.0 (https://misskey.io)": "preview", "TelegramBot (like TwitterBot)": "preview"}
+    for user_agent in visits:
+        assert follow(stack, code, **{"User-Agent": user_agent}).status_code == 302
+    wait_for(lambda: click_count(stack, code) == len(visits), 15, "every click stored")
+    stats = requests.get(f"{stack.url}/api/v1/links/{code}/stats", timeout=5).json()
+    assert stats["visitors"] == {"human": 2, "bot": 5, "preview": 3}
+    assert stats["bot_clicks"] == 8  # bots and previews: what it always counted, for older clients
+    page = requests.get(f"{stack.url}/links/{code}", timeout=5).text
+    assert "people 2 · bots 5 · link previews 3" in page
+    with db(stack) as conn:
+        stored = dict(conn.execute("SELECT visitor, count(*) FROM clicks WHERE code = %s GROUP BY 1",
+                                   (code,)).fetchall())
+    assert stored == {"human": 2, "bot": 5, "preview": 3}
+
+
 def test_a_short_link_redirects_and_its_clicks_are_counted(stack):
     link = create_link(stack, url="https://example.com/landing")
     for _ in range(4):

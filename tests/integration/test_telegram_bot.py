@@ -10,11 +10,12 @@ import time
 import pytest
 import requests
 
-from fake_telegram import FakeBotAPI, message_update
+from fake_telegram import ANONYMOUS_ADMIN, CHANNEL_BOT, SERVICE_USER, FakeBotAPI, entity, group, message_update
 from local_stack.stack import APP_DIR, WORKER_DIR
-from support import cache, click_count, disposable_stack, follow, wait_for
+from support import cache, click_count, db, disposable_stack, follow, wait_for
 
 TOKEN = "123456:TEST-TOKEN"
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 SECRET = "webhook-secret-for-tests"
 update_ids = itertools.count(1)
 users = itertools.count(5001)
@@ -40,17 +41,25 @@ def deliver(url: str, update: dict, secret: str = SECRET) -> requests.Response:
                          headers={"X-Telegram-Bot-Api-Secret-Token": secret})
 
 
-def ask(stack, fake_api, text: str, user: int) -> str:
-    """Send `text` as `user` through the webhook and return the bot's one reply."""
-    before = len(fake_api.replies_to(user))
-    assert deliver(stack.url, message_update(next(update_ids), text, user)).status_code == 200
-    replies = wait_for(lambda: fake_api.replies_to(user)[before:], 15, f"a reply to {text!r}")
+def ask(stack, fake_api, text: str, user: int, links: tuple[str, ...] = (), **fields) -> str:
+    """Send `text` as `user` (links marked as Telegram marks them, `fields` as in message_update)
+    through the webhook and return the bot's one reply, in the message's chat."""
+    chat = fields.get("chat", {}).get("id", user)
+    before = len(fake_api.replies_to(chat))
+    assert deliver(stack.url, message_update(next(update_ids), text, user, links, **fields)).status_code == 200
+    replies = wait_for(lambda: fake_api.replies_to(chat)[before:], 15, f"a reply to {text!r}")
     return replies[-1]
+
+
+def shorten(stack, fake_api, url: str, user: int, **fields) -> str:
+    """The code of the short link the bot answers `url` with."""
+    return ask(stack, fake_api, url, user, (url,), **fields).split()[0].rsplit("/", 1)[1]
 
 
 def test_a_url_gets_exactly_one_reply_with_a_working_short_link(stack, fake_api):
     user = next(users)
-    reply = ask(stack, fake_api, "please shorten https://example.com/from-telegram?x=1", user)
+    reply = ask(stack, fake_api, "please shorten https://example.com/from-telegram?x=1", user,
+                ("https://example.com/from-telegram?x=1",))
     short_url = reply.split()[0]
     assert short_url.startswith(f"{stack.url}/")
     assert follow(stack, short_url.rsplit("/", 1)[1]).headers["Location"] == "https://example.com/from-telegram?x=1"
@@ -61,7 +70,7 @@ def test_a_url_gets_exactly_one_reply_with_a_working_short_link(stack, fake_api)
 
 def test_the_same_update_delivered_to_two_replicas_is_answered_once(stack, fake_api):
     user = next(users)
-    update = message_update(next(update_ids), "https://example.com/twice", user)
+    update = message_update(next(update_ids), "https://example.com/twice", user, ("https://example.com/twice",))
     first = requests.post(f"http://127.0.0.1:{stack.app_ports['app-1']}/telegram/webhook", json=update, timeout=10,
                           headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
     second = requests.post(f"http://127.0.0.1:{stack.app_ports['app-2']}/telegram/webhook", json=update, timeout=10,
@@ -85,16 +94,16 @@ def test_a_wrong_secret_is_refused_and_never_answered(stack, fake_api):
 
 def test_stats_reports_the_clicks(stack, fake_api):
     user = next(users)
-    code = ask(stack, fake_api, "https://example.com/popular", user).split()[0].rsplit("/", 1)[1]
-    for _ in range(3):
-        follow(stack, code)
-    wait_for(lambda: click_count(stack, code) == 3, 15, "3 clicks stored")
+    code = shorten(stack, fake_api, "https://example.com/popular", user)
+    for user_agent in (CHROME, CHROME, "curl/8.5.0", "http.rb/5.1.1 (Mastodon/4.0.2; +https://mastodon.social/)"):
+        follow(stack, code, **{"User-Agent": user_agent})
+    wait_for(lambda: click_count(stack, code) == 4, 15, "4 clicks stored")
     reply = ask(stack, fake_api, f"/stats {code}", user)
-    assert "3 in total" in reply and "3 in the last 24 hours" in reply
+    assert "4 in total" in reply and "4 in the last 24 hours" in reply
+    assert "By people: 2, by bots: 1, link previews: 1." in reply
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("ftp://example.com/file", "I cannot shorten that: Only http:// and https://"),
     ("/stats nosuchcode", "No link has the code 'nosuchcode'"),
     ("/stats", "Usage: /stats <code>"),
     ("hello there", "Send me a full link"),
@@ -103,6 +112,11 @@ def test_stats_reports_the_clicks(stack, fake_api):
 ])
 def test_every_message_gets_a_helpful_answer(stack, fake_api, text, expected):
     assert expected in ask(stack, fake_api, text, next(users))
+
+
+def test_a_link_the_bot_cannot_shorten_gets_the_reason(stack, fake_api):
+    reply = ask(stack, fake_api, "ftp://example.com/file", next(users), ("ftp://example.com/file",))
+    assert "I cannot shorten that: Only http:// and https://" in reply
 
 
 def test_malformed_updates_are_refused(stack):
@@ -152,20 +166,49 @@ def test_polling_mode_answers_an_update_from_get_updates(stack, fake_api):
         poller.wait(15)
 
 
+def test_the_webhook_and_polling_ask_for_the_same_updates(stack, fake_api):
+    env = {**os.environ, "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url,
+           "PUBLIC_BASE_URL": "https://sho.example", "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake_api.url,
+           "TELEGRAM_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(APP_DIR)}
+    registered = subprocess.run([sys.executable, "telegram_bot.py", "set-webhook"], cwd=WORKER_DIR, env=env,
+                                capture_output=True, text=True, timeout=60)
+    assert registered.returncode == 0, registered.stderr
+    poller = start_poller(stack, fake_api)
+    try:
+        wait_for(lambda: "getUpdates" in fake_api.params or poller.poll() is not None, 30, "a getUpdates call")
+    finally:
+        poller.terminate()
+        poller.wait(15)
+
+    def allowed(method: str) -> list[str]:
+        value = fake_api.params[method]["allowed_updates"]
+        return json.loads(value) if isinstance(value, str) else value
+
+    assert allowed("setWebhook") == allowed("getUpdates") == ["message"]
+
+
 def test_stats_of_a_link_are_for_its_creator_only(stack, fake_api):
-    code = ask(stack, fake_api, "https://example.com/secret-campaign", next(users)).split()[0].rsplit("/", 1)[1]
+    code = shorten(stack, fake_api, "https://example.com/secret-campaign", next(users))
     reply = ask(stack, fake_api, f"/stats {code}", next(users))
     assert "private" in reply and "secret-campaign" not in reply
     assert requests.get(f"{stack.url}/api/v1/links/{code}/stats", timeout=5).status_code == 403
 
 
 def test_creating_links_through_the_bot_has_the_per_client_limit(stack, fake_api):
-    user = next(users)
+    """Per real sender: the anonymous admins of two groups are two senders, not one placeholder."""
+    user, groups = next(users), [-1001000000000 - next(users) for _ in range(2)]
     for n in range(3):
-        fake_api.queue_update(message_update(next(update_ids), f"https://example.com/fast/{n}", user))
+        fake_api.queue_update(message_update(next(update_ids), f"https://example.com/fast/{n}", user,
+                                             (f"https://example.com/fast/{n}",)))
+    for chat_id in groups:
+        for n in range(2):
+            url = f"https://example.com/fast/{chat_id}/{n}"
+            fake_api.queue_update(message_update(next(update_ids), url, links=(url,), chat=group(chat_id),
+                                                 sender_chat=group(chat_id), **{"from": ANONYMOUS_ADMIN}))
     poller = start_poller(stack, fake_api, LINK_CREATE_RATE_LIMIT="2/minute")
     try:
-        replies = wait_for(lambda: len(fake_api.replies_to(user)) == 3 or poller.poll() is not None, 30, "3 replies")
+        replies = wait_for(lambda: len(fake_api.replies_to(user)) == 3 and all(
+            len(fake_api.replies_to(chat_id)) == 2 for chat_id in groups) or poller.poll() is not None, 30, "7 replies")
         assert replies is True and poller.poll() is None, poller.stdout.read()
     finally:
         poller.terminate()
@@ -173,3 +216,133 @@ def test_creating_links_through_the_bot_has_the_per_client_limit(stack, fake_api
     answers = fake_api.replies_to(user)
     assert sum(answer.startswith(f"{stack.url}/") for answer in answers) == 2
     assert "too fast" in answers[2] and "2 per 1 minute" in answers[2]
+    for chat_id in groups:
+        assert all(answer.startswith(f"{stack.url}/") for answer in fake_api.replies_to(chat_id))
+
+
+# Messages a chat sent, not a person: Telegram puts a shared placeholder in `from`.
+ON_BEHALF_OF_A_CHAT = {
+    "anonymous group admin": lambda chat_id: {"chat": group(chat_id), "sender_chat": group(chat_id),
+                                              "from": ANONYMOUS_ADMIN},
+    "channel writing in its discussion group": lambda chat_id: {
+        "chat": group(-1009990000000), "sender_chat": {"id": chat_id, "type": "channel", "title": "a channel"},
+        "from": CHANNEL_BOT},
+}
+
+
+@pytest.mark.parametrize("sent_as", ON_BEHALF_OF_A_CHAT.values(), ids=ON_BEHALF_OF_A_CHAT.keys())
+def test_links_sent_on_behalf_of_a_chat_belong_to_that_chat(stack, fake_api, sent_as):
+    owner, stranger, third = (-1001000000000 - next(users) for _ in range(3))
+    code = shorten(stack, fake_api, f"https://example.com/private/{owner}", 1, **sent_as(owner))
+    theirs = ask(stack, fake_api, "/mylinks", 1, **sent_as(stranger))
+    assert "not shortened anything" in theirs and code not in theirs and "private" not in theirs
+    assert "private: only whoever created it" in ask(stack, fake_api, f"/stats {code}", 1, **sent_as(third))
+    assert code in ask(stack, fake_api, "/mylinks", 1, **sent_as(owner))
+    assert "0 in total" in ask(stack, fake_api, f"/stats {code}", 1, **sent_as(owner))
+
+
+def bot_log(stack) -> str:
+    return (stack.logs_dir / "bot-1.log").read_text()
+
+
+def test_updates_the_bot_does_not_answer_are_skipped_without_an_error(stack, fake_api):
+    """A channel post (no `from`), an edit, a channel post forwarded into its discussion group,
+    and a kind of update the bot never asked for: no reply, no traceback, no link made."""
+    channel, discussion, user = -1002000000000 - next(users), -1003000000000 - next(users), next(users)
+    url = "https://example.com/not-asked-for"
+    in_channel = {"id": channel, "type": "channel", "title": "news"}
+    skipped = [
+        message_update(next(update_ids), url, links=(url,), kind="channel_post", chat=in_channel,
+                       sender_chat=in_channel, **{"from": None}),
+        message_update(next(update_ids), url, user, (url,), kind="edited_message", edit_date=int(time.time())),
+        message_update(next(update_ids), url, links=(url,), chat=group(discussion), sender_chat=in_channel,
+                       is_automatic_forward=True, **{"from": SERVICE_USER}),
+        {"update_id": next(update_ids), "my_chat_member": {
+            "chat": group(discussion), "from": {"id": user, "is_bot": False, "first_name": "Ada"},
+            "date": int(time.time()),
+            "old_chat_member": {"status": "left", "user": {"id": 4242, "is_bot": True, "first_name": "Shortstack"}},
+            "new_chat_member": {"status": "member", "user": {"id": 4242, "is_bot": True, "first_name": "Shortstack"}}}},
+    ]
+    logged_before = len(bot_log(stack))
+    for update in skipped:
+        assert deliver(stack.url, update).status_code == 200
+    assert "I shorten links." in ask(stack, fake_api, "/help", user)  # handled after every skipped one
+    wait_for(lambda: cache(stack).xlen("bot:updates") == 0, 15, "the queue drained")
+    assert [fake_api.replies_to(chat) for chat in (channel, discussion)] == [[], []]
+    assert len(fake_api.replies_to(user)) == 1
+    logged = bot_log(stack)[logged_before:]
+    assert "Traceback" not in logged and " ERROR " not in logged, logged
+    with db(stack) as conn:
+        assert conn.execute("SELECT count(*) FROM links WHERE url = %s", (url,)).fetchone()[0] == 0
+
+
+def test_a_redis_blip_at_the_acknowledgement_does_not_end_the_consumer(stack, fake_api):
+    """Redis stops while the bot sends its reply, so the acknowledgement that follows fails."""
+    user = next(users)
+
+    def stop_redis(params: dict) -> None:
+        if int(params["chat_id"]) == user:
+            fake_api.on_send = None
+            stack.stop_process("redis")
+
+    fake_api.on_send = stop_redis
+    try:
+        assert deliver(stack.url, message_update(next(update_ids), "/help", user)).status_code == 200
+        wait_for(lambda: "acknowledging 1 entry of bot:updates failed" in bot_log(stack), 30,
+                 "the bot worker to retry the acknowledgement")
+    finally:
+        fake_api.on_send = None
+        stack.restart("redis")
+    assert "I shorten links." in ask(stack, fake_api, "/help", next(users))  # the consumer goes on
+    assert len(fake_api.replies_to(user)) == 1  # and did not answer the first update twice
+    assert stack.processes["bot-1"].running
+
+
+@pytest.mark.parametrize("text, entities, target", [
+    ("Read this (https://example.com/docs).", ["https://example.com/docs"], "https://example.com/docs"),
+    ("<https://example.com/angle>", ["https://example.com/angle"], "https://example.com/angle"),
+    ("«https://example.com/quoted», said she", ["https://example.com/quoted"], "https://example.com/quoted"),
+    ("Привет 👋🏽 https://example.com/after-emoji!", ["https://example.com/after-emoji"],
+     "https://example.com/after-emoji"),
+    ("see example.com/bare, then", ["example.com/bare"], "http://example.com/bare"),
+])
+def test_the_link_is_the_span_telegram_marked(stack, fake_api, text, entities, target):
+    code = ask(stack, fake_api, text, next(users), tuple(entities)).split()[0].rsplit("/", 1)[1]
+    assert follow(stack, code).headers["Location"] == target
+
+
+def test_a_link_behind_words_is_shortened(stack, fake_api):
+    text = "the release notes"
+    link = entity(text, "release notes", "text_link", url="https://example.com/notes")
+    reply = ask(stack, fake_api, text, next(users), entities=(link,))
+    assert follow(stack, reply.split()[0].rsplit("/", 1)[1]).headers["Location"] == "https://example.com/notes"
+
+
+def test_a_link_entity_without_its_target_gets_the_hint(stack, fake_api):
+    reply = ask(stack, fake_api, "click", next(users), entities=({"type": "text_link", "offset": 0, "length": 5},))
+    assert "Send me a full link" in reply
+
+
+def test_a_link_in_a_photo_caption_is_shortened(stack, fake_api):
+    user, caption = next(users), "our poster https://example.com/poster"
+    update = message_update(next(update_ids), "", user, caption=caption,
+                            caption_entities=[entity(caption, "https://example.com/poster")],
+                            photo=[{"file_id": "p1", "file_unique_id": "u1", "width": 90, "height": 90}])
+    del update["message"]["text"]
+    assert deliver(stack.url, update).status_code == 200
+    reply = wait_for(lambda: fake_api.replies_to(user), 15, "the reply")[0]
+    assert follow(stack, reply.split()[0].rsplit("/", 1)[1]).headers["Location"] == "https://example.com/poster"
+
+
+def test_an_update_larger_than_other_requests_is_taken(stack, fake_api):
+    """2 700 Cyrillic characters: 16 432 bytes of JSON, over the 16 KiB every other body may have."""
+    user, url = next(users), "https://example.com/long-message"
+    text = "я" * 2700 + " " + url
+    update = message_update(next(update_ids), text, user, (url,))
+    body = json.dumps(update).encode()
+    assert 16 * 1024 < len(body) < 64 * 1024
+    assert deliver(stack.url, update).status_code == 200
+    assert url in wait_for(lambda: fake_api.replies_to(user), 15, "the reply")[0]
+    too_big = requests.post(f"{stack.url}/api/v1/links", data=json.dumps({"url": url, "pad": "я" * 4000}), timeout=10,
+                            headers={"Content-Type": "application/json"})
+    assert too_big.status_code == 413

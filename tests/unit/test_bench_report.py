@@ -62,8 +62,9 @@ def test_report_has_the_tables_ratios_and_fits(tmp_path):
         Point("ceiling", "create (replica)", 2, "default", 32, 10, 10000, 0, 1000, 30, 40, 50, {"app": 90}),
         Point("hot-path-workers", "sync ×2", 2, "sync", 32, 10, 18000, 0, 1800, 8, 14, 30, {"app": 150}),
         Point("hot-path-workers", "gevent ×1", 2, "gevent", 32, 10, 24000, 0, 2400, 6, 12, 25, {"app": 150}),
-        Point("ingest", "one click worker", 0, "", 0, 4.0, 200000, 0, 50000, 0, 0, 0,
+        Point("ingest", "repeated User-Agents", 0, "", 0, 4.0, 200000, 0, 50000, 0, 0, 0,
               {"worker": 45, "postgres": 35, "redis": 22}),
+        Point("ingest", "a new User-Agent per click", 0, "", 0, 20.0, 20000, 0, 1000, 0, 0, 0, {"worker": 100}),
         Point("scaling-mixed", "1 replicas", 1, "sync", 32, 30, 27000, 0, 900, 12, 20, 30, {"app": 90}),
         Point("scaling-mixed", "2 replicas", 2, "sync", 32, 30, 36000, 30, 1200, 11, 21, 31, {"app": 180}),
         Point("scaling-io", "1 replicas", 1, "sync", 2, 30, 300, 0, 10, 200, 200, 210, {"app": 1}),
@@ -78,6 +79,7 @@ def test_report_has_the_tables_ratios_and_fits(tmp_path):
     assert "**The redirect runs at 0.70× an empty Flask view**" in report
     assert "| sync ×2 | 1800 | 0.75 |" in report and "Fastest: gevent ×1." in report
     assert "**50000 clicks/s**" in report and "no single process is CPU-bound" in report
+    assert "1000 clicks/s, **0.02×** the run above" in report and "about 980 µs per click" in report
     assert "| 2 | 32 | 1200 | 0.67 |" in report  # mixed: efficiency 1200 / (2 · 900)
     assert "| 2 | 4 | 20 | 0.99 |" in report  # I/O-bound: 19.8 / (2 · 10)
     assert f"σ (contention) = {fits['scaling-mixed'].sigma:.3f}" in report

@@ -31,10 +31,24 @@ def test_referrer_host(referrer, host):
     assert referrer_host(referrer) == host
 
 
-def test_user_agents_are_classified():
-    assert classify_user_agent(CHROME) == ("Chrome", False)
-    assert classify_user_agent(GOOGLEBOT) == ("Googlebot", True)
-    assert classify_user_agent("") == ("Unknown", False)
+@pytest.mark.parametrize("user_agent, family, visitor", [
+    (CHROME, "Chrome", "human"),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0"
+     " Mobile/15E148 Safari/604.1", "Mobile Safari", "human"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0", "Firefox", "human"),
+    (GOOGLEBOT, "Googlebot", "bot"),
+    ("", "Unknown", "bot"),  # every browser sends a User-Agent
+    ("curl/8.5.0", "curl", "bot"),
+    ("python-requests/2.31.0", "Python Requests", "bot"),
+    ("Go-http-client/1.1", "Go-http-client", "bot"),
+    ("http.rb/5.1.1 (Mastodon/4.0.2; +https://mastodon.social/)", "http.rb", "preview"),
+    ("Misskey/2023.11.0 (https://misskey.io)", "Other", "preview"),
+    ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", "FacebookBot", "preview"),
+    ("TelegramBot (like TwitterBot)", "TelegramBot", "preview"),
+    ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "Slackbot-LinkExpanding", "preview"),
+])
+def test_user_agents_are_classified(user_agent, family, visitor):
+    assert classify_user_agent(user_agent) == (family, visitor)
 
 
 def test_enrich_builds_the_stored_row():
@@ -42,4 +56,4 @@ def test_enrich_builds_the_stored_row():
                                      user_agent=GOOGLEBOT))
     assert click.stream_id == "1-0"
     assert click.clicked_at == datetime.fromtimestamp(1_700_000_000, tz=timezone.utc)
-    assert (click.referrer_host, click.ua_family, click.is_bot) == ("t.co", "Googlebot", True)
+    assert (click.referrer_host, click.ua_family, click.visitor, click.is_bot) == ("t.co", "Googlebot", "bot", True)
