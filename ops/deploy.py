@@ -18,10 +18,15 @@ successful deploy `previous` names the version it replaced, and older builds are
 from __future__ import annotations
 
 import argparse
+import fcntl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
 from . import schema_check
 from .compose import REPO, OperationError, Project, docker, int_setting
@@ -143,6 +148,19 @@ class Deploy:
         docker("image", "prune", "--force", "--filter", f"label=shortstack.namespace={namespace}")
 
 
+@contextmanager
+def one_at_a_time(project_name: str) -> Iterator[None]:
+    """Hold this machine's deploy lock of the project: a second deploy or rollback started
+    meanwhile would replace the replicas the first is replacing, so it is refused instead."""
+    with open(Path(tempfile.gettempdir()) / f"shortstack-deploy-{project_name}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OperationError(f"another deploy or rollback of {project_name} is running; "
+                                 "wait for it to end") from None
+        yield
+
+
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1):
@@ -164,14 +182,15 @@ def main(argv: list[str] | None = None) -> int:
                           health_timeout_s=int_setting("DEPLOY_HEALTH_TIMEOUT_S", 60, minimum=1),
                           log=lambda line: print(f"deploy: {line}", flush=True))
         deploy = Deploy(project, rollout)
-        if args.rollback:
-            tag = "previous"
-        elif args.version:
-            tag = args.version
-        else:
-            tag = git_version()
-            deploy.build(tag)
-        deploy.run(tag)
+        with one_at_a_time(project.name):
+            if args.rollback:
+                tag = "previous"
+            elif args.version:
+                tag = args.version
+            else:
+                tag = git_version()
+                deploy.build(tag)
+            deploy.run(tag)
     except OperationError as exc:
         print(f"deploy: {exc}", file=sys.stderr)
         return 1
