@@ -86,6 +86,7 @@ def validate_url(value: object, own_address: str | None = None, block_private: b
 
     The checks below look at the host a browser would connect to, so a percent-encoded or
     shorthand address cannot slip past them; `own_address` is this shortener's "host:port".
+    Userinfo (user:password@) is refused: RFC 9110 §4.2.4, RFC 3986 §7.6.
     """
     if value is None:
         raise ValidationError("url", "A url is required.")
@@ -112,6 +113,11 @@ def validate_url(value: object, own_address: str | None = None, block_private: b
         raise ValidationError("url", "url points at this shortener itself; that could loop.")
     if block_private and is_private_host(host):
         raise ValidationError("url", "url points at a private or local network address, which this service refuses.")
+    if parsed.username or parsed.password:
+        # RFC 9110 §4.2.4: a sender must not generate userinfo in an http(s) URI; RFC 3986 §7.6
+        # names https://trusted@attacker/ as a phishing form. And a stored password would be shown.
+        raise ValidationError("url", "url must not contain a user name or password (the part before '@' in "
+                                     "https://user:password@host/); remove it and send the address only.")
     return url
 
 

@@ -95,6 +95,7 @@ def test_stats_reports_the_clicks(stack, fake_api):
 
 @pytest.mark.parametrize("text, expected", [
     ("ftp://example.com/file", "I cannot shorten that: Only http:// and https://"),
+    ("https://user:secret@example.com/private", "I cannot shorten that: url must not contain a user name or password"),
     ("/stats nosuchcode", "No link has the code 'nosuchcode'"),
     ("/stats", "Usage: /stats <code>"),
     ("hello there", "Send me a full link"),
