@@ -162,6 +162,7 @@ class ClickWorker:
                 stop.wait(RETRY_DELAY_S)
             self._announce()
         self._drop_db()
+        self.reader.leave()
         log.info("worker %s stopped after storing %d clicks", self.name, self.stored)
 
     def step(self) -> int:

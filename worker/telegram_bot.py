@@ -165,6 +165,7 @@ async def consume(bot: LinkBot, stop: asyncio.Event, liveness: LivenessFile) -> 
                         # Handler errors are python-telegram-bot's to report (LinkBot.on_error).
                         await application.process_update(update)
                 await asyncio.to_thread(reader.done, [stream_id], dead, updatestream.DEAD_LETTER_STREAM)
+    await asyncio.to_thread(reader.leave)
 
 
 def _run_consumer(settings: Settings) -> None:
