@@ -38,6 +38,7 @@ class Settings:
     block_private_targets: bool
     create_requires_key: bool
     link_create_rate_limit: str
+    forward_query: bool
     telegram_bot_token: str
     telegram_api_url: str
     telegram_webhook_secret: str
@@ -71,6 +72,7 @@ class Settings:
             block_private_targets=_choice(env, "BLOCK_PRIVATE_TARGETS", block_default) == "true",
             create_requires_key=_choice(env, "CREATE_REQUIRES_KEY", ("false", "true")) == "true",
             link_create_rate_limit=env.get("LINK_CREATE_RATE_LIMIT") or "30/minute",
+            forward_query=_choice(env, "FORWARD_QUERY", ("true", "false")) == "true",
             telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN", ""),
             telegram_api_url=(env.get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", ""),

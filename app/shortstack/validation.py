@@ -14,6 +14,9 @@ MAX_EXPIRY = timedelta(days=3650)
 ALIAS_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,32}")
 # Anything a path segment could be a code for: generated codes and aliases both fit.
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# A code with what mail clients, CMSs and prose glue to a link ("see sho.rt/abc.", "(sho.rt/abc)",
+# "sho.rt/abc/"): trailing punctuation, symbols, spaces and slashes, none of which a code can hold.
+CODE_WITH_TRAILING_PUNCTUATION = re.compile(r"([A-Za-z0-9_-]{1,32})[^\w-]+")
 # First path segments the service itself uses, now or soon; an alias may not shadow them.
 RESERVED_ALIASES = frozenset(
     {
@@ -240,3 +243,22 @@ def validate_expiry(value: object, now: datetime) -> datetime | None:
 def looks_like_code(value: str) -> bool:
     """True if `value` could be a short code, so other paths skip the cache and database."""
     return CODE_PATTERN.fullmatch(value) is not None
+
+
+def code_meant(path: str) -> str | None:
+    """The code a client meant by a decoded path (without its leading "/") that is a code plus
+    trailing punctuation, symbols, spaces or slashes (`abc/`, `abc.`, `abc),`); None otherwise,
+    also for a plain code and for the service's own paths (`api/`). Letters of any script are never
+    stripped: `abcé` is a typo, not `abc`."""
+    found = CODE_WITH_TRAILING_PUNCTUATION.fullmatch(path)
+    return found[1] if found and found[1].lower() not in RESERVED_ALIASES else None
+
+
+def with_query(url: str, query: str) -> str:
+    """`url` (a stored target) with a visitor's `query` (without "?") added to its own query,
+    after a "&", before its fragment; in the WHATWG serialisation, as validate_url stores URLs.
+    Keys present in both are kept twice, in that order: the target's first."""
+    parsed = ada_url.URL(url)
+    own = parsed.search[1:]
+    parsed.search = f"{own}&{query}" if own else query
+    return parsed.href
