@@ -1,6 +1,7 @@
 """The hot path through nginx: redirects, the Redis cache in front of PostgreSQL, clicks counted."""
 
 import http.client
+import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -87,6 +88,20 @@ def test_a_query_on_a_short_link_is_forwarded_to_the_target(stack):
     assert raw_get(stack, f"/{plain['code']}?ref=x y"[:-2] + "%20y").headers["Location"] == \
         "https://example.com/plain?ref=x%20y"
     wait_for(lambda: click_count(stack, link["code"]) == 2, 15, "both follows counted")
+
+
+def test_without_host_a_stack_with_a_public_address_answers_421_in_its_own_form(stack):
+    # This stack has PUBLIC_BASE_URL, so nginx serves that host only (test_edge_errors: without it).
+    with socket.create_connection(("127.0.0.1", stack.http_port), timeout=10) as sock:
+        body = b'{"url": "https://example.com/no-host"}'
+        sock.sendall(b"POST /api/v1/links HTTP/1.0\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"421", reply
+    assert b"Content-Type: application/problem+json" in head and b"public address" in body
 
 
 def test_head_requests_redirect_without_counting_a_click(stack):
