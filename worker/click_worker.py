@@ -67,10 +67,11 @@ def classify_user_agent(user_agent: str) -> tuple[str, bool]:
 
 
 def enrich(stream_id: str, event: clickstream.ClickEvent) -> StoredClick:
-    """Turn a raw click event into the row the worker stores."""
+    """Turn a raw click event into the row the worker stores, keyed by its stream entry id or, for
+    a click a replica spooled while Redis was down, the id the replica gave it."""
     family, is_bot = classify_user_agent(event.user_agent)
     return StoredClick(
-        stream_id=stream_id,
+        stream_id=event.click_id or stream_id,
         code=event.code,
         clicked_at=datetime.fromtimestamp(event.at_ms / 1000, tz=timezone.utc),
         referrer_host=referrer_host(event.referrer),

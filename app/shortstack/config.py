@@ -29,6 +29,7 @@ class Settings:
     click_batch_size: int
     click_batch_wait_ms: int
     click_stream_max_len: int
+    click_spool_max_len: int
     click_claim_idle_ms: int
     worker_name: str
     worker_heartbeat_file: str
@@ -63,6 +64,7 @@ class Settings:
             click_batch_size=_int(env, "CLICK_BATCH_SIZE", 2000),
             click_batch_wait_ms=_int(env, "CLICK_BATCH_WAIT_MS", 200),
             click_stream_max_len=_int(env, "CLICK_STREAM_MAX_LEN", 100_000),
+            click_spool_max_len=_int(env, "CLICK_SPOOL_MAX_LEN", 50_000),
             click_claim_idle_ms=_int(env, "CLICK_CLAIM_IDLE_MS", 30000),
             worker_name=env.get("WORKER_NAME") or f"{hostname}-{os.getpid()}",
             worker_heartbeat_file=env.get("WORKER_HEARTBEAT_FILE", ""),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import json
-import logging
 import secrets
 import string
 from dataclasses import dataclass
@@ -16,8 +15,6 @@ from . import clickstream, metrics
 from .backends import Backends
 from .config import Settings
 from .validation import NewLink, canonical_host
-
-log = logging.getLogger(__name__)
 
 CODE_ALPHABET = string.ascii_letters + string.digits
 # 62**7 ≈ 3.5e12 codes: a guess hits an existing link with negligible odds, and collisions are retried.
@@ -253,12 +250,13 @@ class LinkStore:
         """
         fields = [] if click is None else clickstream.flat_fields(click)
         try:
-            if self._follow_script is None:
-                self._follow_script = self._backends.redis.register_script(FOLLOW_SCRIPT)
-            reply = self._follow_script(keys=[cache_key(code), clickstream.STREAM, clickstream.DROPPED_KEY],
-                                        args=[now_ms, MISSING, DISABLED, self._settings.click_stream_max_len, *fields])
-        except redis.RedisError as exc:
-            log.warning("link cache read failed, using PostgreSQL: %s", exc)
+            with self._backends.redis_call() as client:
+                if self._follow_script is None:
+                    self._follow_script = client.register_script(FOLLOW_SCRIPT)
+                reply = self._follow_script(keys=[cache_key(code), clickstream.STREAM, clickstream.DROPPED_KEY],
+                                            args=[now_ms, MISSING, DISABLED, self._settings.click_stream_max_len,
+                                                  *fields])
+        except redis.RedisError:  # Backends.redis_call logs an outage once, not per request
             reply = ["uncached"]
         followed = Followed(reply[0])
         _CACHE_COUNTERS[followed].inc()
@@ -324,9 +322,9 @@ class LinkStore:
         if not self._settings.stats_cache_ttl:
             return None
         try:
-            raw = self._backends.redis.get(stats_key(code))
-        except redis.RedisError as exc:
-            log.warning("stats cache read failed, using PostgreSQL: %s", exc)
+            with self._backends.redis_call() as client:
+                raw = client.get(stats_key(code))
+        except redis.RedisError:
             return None
         return None if raw is None else json.loads(raw)
 
@@ -334,12 +332,14 @@ class LinkStore:
         if not self._settings.stats_cache_ttl:
             return
         try:
-            self._backends.redis.set(stats_key(code), json.dumps(stats), ex=self._settings.stats_cache_ttl)
-        except redis.RedisError as exc:
-            log.warning("stats cache write failed: %s", exc)
+            with self._backends.redis_call() as client:
+                client.set(stats_key(code), json.dumps(stats), ex=self._settings.stats_cache_ttl)
+        except redis.RedisError:
+            pass  # read from PostgreSQL again next time
 
     def _cache_put(self, code: str, value: str, ttl: int) -> None:
         try:
-            self._backends.redis.set(cache_key(code), value, ex=max(1, ttl))
-        except redis.RedisError as exc:
-            log.warning("link cache write failed: %s", exc)
+            with self._backends.redis_call() as client:
+                client.set(cache_key(code), value, ex=max(1, ttl))
+        except redis.RedisError:
+            pass  # the next follow reads PostgreSQL again

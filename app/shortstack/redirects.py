@@ -102,11 +102,16 @@ def _not_found_page(app: Flask) -> str:
 
 
 def _record_click(event: clickstream.ClickEvent) -> None:
-    # The visitor still gets the redirect when Redis is down; the lost click is counted and logged.
+    # The visitor still gets the redirect when Redis is down; the click waits in this process's
+    # spool until Redis answers (clickspool), and only a full spool loses it, counted and logged.
     try:
-        clickstream.append(services.backends().redis, event, services.settings().click_stream_max_len)
-    except redis.RedisError as exc:
-        metrics.CLICKS_LOST.inc()
-        log.warning("click for %s not queued: %s", event.code, exc)
+        with services.backends().redis_call() as client:
+            clickstream.append(client, event, services.settings().click_stream_max_len)
+    except redis.RedisError:
+        if services.click_spool().add(event):
+            metrics.CLICKS_SPOOLED.inc()
+        else:
+            metrics.CLICKS_LOST.inc()
+            log.warning("click for %s lost: Redis is down and the click spool is full", event.code)
     else:
         metrics.CLICKS_QUEUED.inc()

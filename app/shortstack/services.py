@@ -10,6 +10,7 @@ from flask import abort, current_app, request, session
 from . import shorturls
 from .apikeys import ApiKeys
 from .backends import Backends
+from .clickspool import ClickSpool
 from .config import Settings
 from .links import LinkStore, Owner
 from .validation import NewLink, parse_new_link
@@ -21,6 +22,10 @@ def settings() -> Settings:
 
 def backends() -> Backends:
     return current_app.extensions["shortstack"]["backends"]
+
+
+def click_spool() -> ClickSpool:
+    return current_app.extensions["shortstack"]["click_spool"]
 
 
 def links() -> LinkStore:
