@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import psycopg
 import redis
@@ -20,6 +20,7 @@ from redis.retry import Retry
 from .config import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Short timeouts: a dead dependency should turn into a clear 503 quickly, not a hung worker.
 REDIS_TIMEOUT_S = 1.0
@@ -86,6 +87,33 @@ class Backends:
             # Opening without waiting lets the app start (and answer /readyz 503) while PostgreSQL is down.
             self._db.open(wait=False)
         return self._db
+
+    def transaction(self, work: Callable[[psycopg.Connection], T], idempotent: bool = False,
+                    retry: bool = True) -> T:
+        """`work(conn)` in one transaction on a pooled connection, committed once it returns.
+
+        If the connection dies (PostgreSQL restarted, or ended the session as a fast shutdown does
+        to every one), the transaction runs once more on a fresh connection, which the pool waits
+        for (DB_POOL_TIMEOUT_S): when it died inside `work`, since nothing was committed; when it
+        died while committing, only if `work` is `idempotent` (reads, upserts), since that commit
+        may have happened.
+        """
+        used: psycopg.Connection | None = None
+        try:
+            with self.db.connection() as conn:
+                used = conn
+                try:
+                    return work(conn)
+                except psycopg.OperationalError:
+                    if not (retry and conn.broken):
+                        raise
+                # Leaving the block now neither commits nor rolls back: a broken connection is
+                # closed, and the pool replaces it.
+        except psycopg.OperationalError:
+            if not (retry and idempotent and used is not None and used.broken):
+                raise
+        log.info("a PostgreSQL connection died mid-transaction; running it again on a fresh one")
+        return self.transaction(work, idempotent, retry=False)
 
     @property
     def redis(self) -> redis.Redis:

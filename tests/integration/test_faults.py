@@ -77,9 +77,12 @@ def test_rolling_restart_fails_no_request(stack):
     assert len(load.outcomes) > 100 and load.failed({302}) == []
 
 
-def outage_warnings(stack) -> int:
-    return sum((stack.logs_dir / f"{name}.log").read_text().count("Redis unavailable, serving without it")
-               for name in stack.app_ports)
+REDIS_OUTAGE_LOGGED = "Redis unavailable, serving without it"
+
+
+def logged(stack, text: str) -> int:
+    """How many times the replicas logged `text`."""
+    return sum((stack.logs_dir / f"{name}.log").read_text().count(text) for name in stack.app_ports)
 
 
 def test_redis_outage_keeps_redirects_at_pace_and_loses_no_click(stack):
@@ -90,7 +93,7 @@ def test_redis_outage_keeps_redirects_at_pace_and_loses_no_click(stack):
     wait_for(lambda: stored_clicks(stack, code) == made, 30, f"{made} clicks stored before the outage")
     lost_before, spooled_before, warned_before = (metric(stack, "shortstack_clicks_lost_total"),
                                                   metric(stack, "shortstack_clicks_spooled_total"),
-                                                  outage_warnings(stack))
+                                                  logged(stack, REDIS_OUTAGE_LOGGED))
 
     stack.stop_process("redis")
     with SteadyLoad(redirects(stack, code), threads=2) as during:
@@ -101,7 +104,7 @@ def test_redis_outage_keeps_redirects_at_pace_and_loses_no_click(stack):
     assert during.failed({302}) == [], during.failed({302})[:3]
     made += len(during.outcomes)
     # Each replica process noticed the outage once (its circuit breaker), not once per request.
-    warned = outage_warnings(stack) - warned_before
+    warned = logged(stack, REDIS_OUTAGE_LOGGED) - warned_before
     assert 1 <= warned <= len(stack.app_ports), warned
 
     stack.restart("redis")
@@ -178,3 +181,28 @@ def test_with_every_replica_gone_a_get_is_tried_twice_a_post_once_and_both_expla
              for line in log}
     # A GET gets a second pass over the replica list (@again in nginx's config); a POST does not.
     assert tries == {"/anything": 2, "/api/v1/links/anything": 2, "/api/v1/links": 1}, log
+
+
+def test_a_postgres_restart_costs_no_failed_request(stack):
+    code = create_link(stack, url="https://example.com/pg-restart")["code"]
+
+    def create(session, seq):
+        return session.post(f"{stack.url}/api/v1/links", timeout=30, json={"url": f"https://example.com/pg/{seq}"})
+
+    def stats(session, seq):  # read from PostgreSQL on every request: the stats cache is skipped
+        return session.get(f"{stack.url}/api/v1/links/{code}", timeout=30)
+
+    with SteadyLoad(create, threads=2, pause_s=0.05) as creates, SteadyLoad(stats, threads=2) as reads:
+        time.sleep(1)
+        stack.restart("postgres")  # a fast shutdown and start, as `docker compose restart postgres`
+        time.sleep(3)
+    failed = creates.failed({201}) + reads.failed({200})
+    retried = logged(stack, "died mid-transaction")
+    print(f"\nPostgreSQL restart: creates {len(creates.outcomes)}, reads {len(reads.outcomes)}, failed {len(failed)} "
+          f"({sorted(str(o.status) for o in failed)}), slowest {max(o.seconds for o in creates.outcomes):.1f} s, "
+          f"transactions run again after their connection died {retried}")
+    assert len(creates.outcomes) > 20 and failed == [], failed[:3]
+    with db(stack) as conn:  # a create run again after its connection died is stored once
+        stored = dict(conn.execute("SELECT url, count(*) FROM links WHERE url LIKE 'https://example.com/pg/%%'"
+                                   " GROUP BY url").fetchall())
+    assert stored == {f"https://example.com/pg/{o.seq}": 1 for o in creates.outcomes}
