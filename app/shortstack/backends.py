@@ -25,7 +25,10 @@ T = TypeVar("T")
 # Short timeouts: a dead dependency should turn into a clear 503 quickly, not a hung worker.
 REDIS_TIMEOUT_S = 1.0
 DB_CONNECT_TIMEOUT_S = 3
-DB_POOL_TIMEOUT_S = 3.0
+# The pool reconnects in the background with a doubling delay (1, 2, 4 s…, psycopg_pool's own), so
+# after a restart of 1–2 s its next attempt can come up to 3 s after the first failure; a request
+# waits a little longer than that rather than take a 503 (nginx's read timeout is 10 s).
+DB_POOL_TIMEOUT_S = 5.0
 # How long an open Redis circuit breaker skips Redis before an ordinary call may probe it.
 REDIS_RETRY_S = 5.0
 

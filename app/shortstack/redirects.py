@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import redis
 from flask import Blueprint, Flask, Response, abort, current_app, request
+from werkzeug.datastructures import Headers
 
 from . import clickstream, metrics, services
 from .links import Followed
@@ -35,7 +36,7 @@ class ExactRedirect(Response):
     of ours), which is all a header value needs (RFC 9110 §5.5).
     """
 
-    def get_wsgi_headers(self, environ: dict) -> object:
+    def get_wsgi_headers(self, environ: dict) -> Headers:
         headers = super().get_wsgi_headers(environ)
         headers["Location"] = self.headers["Location"]
         return headers
