@@ -45,6 +45,11 @@ keepalive = 5
 control_socket_disable = True
 # Each worker imports the app after the fork, so it opens its own PostgreSQL and Redis connections.
 preload_app = False
+# nginx refuses request and header lines over 4 KiB (large_client_header_buffers) in the stack's
+# own error form; gunicorn's limits sit above everything nginx passes (its maxima), so its bare
+# 400/414 pages are never what a client sees.
+limit_request_line = 8190
+limit_request_fields = 32768
 # nginx writes the access log (with upstream timings); the replica logs errors only.
 accesslog = None
 errorlog = "-"

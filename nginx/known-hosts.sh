@@ -16,5 +16,10 @@ else
     echo '    default 1;'
     echo "    \"~^($pattern|localhost|127\\.0\\.0\\.1|nginx)\\.? \" 0;"
     echo '    "~ /nginx-health$" 0;'
+    # nginx's own error pages, reached by an internal redirect that runs this check again: the
+    # 421 itself must not loop (hence volatile: re-evaluated for the new URI, not the cached
+    # answer). They are internal, so no client requests them directly.
+    echo '    volatile;'
+    echo '    "~ /errors/" 0;'
 fi
 echo '}'

@@ -96,10 +96,11 @@ def classify_user_agent(user_agent: str) -> tuple[str, Visitor]:
 
 
 def enrich(stream_id: str, event: clickstream.ClickEvent) -> StoredClick:
-    """Turn a raw click event into the row the worker stores."""
+    """Turn a raw click event into the row the worker stores, keyed by its stream entry id or, for
+    a click a replica spooled while Redis was down, the id the replica gave it."""
     family, visitor = classify_user_agent(event.user_agent)
     return StoredClick(
-        stream_id=stream_id,
+        stream_id=event.click_id or stream_id,
         code=event.code,
         clicked_at=datetime.fromtimestamp(event.at_ms / 1000, tz=timezone.utc),
         referrer_host=referrer_host(event.referrer),
@@ -195,6 +196,7 @@ class ClickWorker:
                 stop.wait(RETRY_DELAY_S)
             self._announce()
         self._drop_db()
+        self.reader.leave()
         log.info("worker %s stopped after storing %d clicks", self.name, self.stored)
 
     def step(self, stop: threading.Event) -> int:

@@ -214,7 +214,8 @@ async def consume(bot: LinkBot, stop: threading.Event, liveness: LivenessFile) -
                         await application.process_update(update)
                 if not await asyncio.to_thread(reader.acknowledge, [stream_id], dead, updatestream.DEAD_LETTER_STREAM,
                                                stop):
-                    return  # stopped while Redis was away: the update stays pending
+                    return  # stopped while Redis was away: the update stays pending (and the name in the group)
+    await asyncio.to_thread(reader.leave)
 
 
 def _run_consumer(settings: Settings) -> None:

@@ -86,7 +86,8 @@ def cluster_view() -> dict:
     view = {"replicas": [], "requests_per_s": 0.0, "workers": [], "stream": None, "checks": dependency_checks(),
             "served_by": services.settings().instance_id}
     try:
-        view.update(cluster.snapshot(services.backends().redis))
+        with services.backends().redis_call() as client:
+            view.update(cluster.snapshot(client))
     except redis.RedisError:
         pass
     return view

@@ -47,9 +47,9 @@ class ApiKeys:
 
     def owner_id(self, key: str) -> int | None:
         """The id of the live key `key`; None if it is unknown or revoked."""
-        with self._backends.db.connection() as conn:
-            row = conn.execute("SELECT id FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
-                               (key_hash(key),)).fetchone()
+        row = self._backends.transaction(lambda conn: conn.execute(
+            "SELECT id FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL", (key_hash(key),)).fetchone(),
+            idempotent=True)
         return None if row is None else row[0]
 
     def all(self) -> list[ApiKey]:

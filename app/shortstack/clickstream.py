@@ -28,15 +28,21 @@ class ClickEvent:
     at_ms: int
     referrer: str = ""
     user_agent: str = ""
+    # Set by a replica that kept the click while Redis was down (clickspool): the id it is stored
+    # under instead of its stream entry id, so a spooled click queued twice is stored once.
+    click_id: str = ""
 
     def to_fields(self) -> dict[str, str]:
-        """The stream entry's fields."""
-        return {
+        """The stream entry's fields ("click_id" only when set)."""
+        fields = {
             "code": self.code,
             "at_ms": str(self.at_ms),
             "referrer": self.referrer[:MAX_HEADER_CHARS],
             "user_agent": self.user_agent[:MAX_HEADER_CHARS],
         }
+        if self.click_id:
+            fields["click_id"] = self.click_id
+        return fields
 
     @classmethod
     def from_fields(cls, fields: dict[str, str]) -> "ClickEvent":
@@ -47,6 +53,7 @@ class ClickEvent:
                 at_ms=int(fields["at_ms"]),
                 referrer=fields.get("referrer", ""),
                 user_agent=fields.get("user_agent", ""),
+                click_id=fields.get("click_id", ""),
             )
         except (KeyError, ValueError) as exc:
             raise ValueError(f"not a click event: {fields!r}") from exc
@@ -76,6 +83,14 @@ def flat_fields(event: ClickEvent) -> list[str]:
 def append(client: redis.Redis, event: ClickEvent, max_len: int) -> None:
     """Append a click to the stream, which is kept near `max_len` entries (a pipeline works too)."""
     client.eval(_APPEND, 2, STREAM, DROPPED_KEY, max_len, *flat_fields(event))
+
+
+def append_all(client: redis.Redis, events: list[ClickEvent], max_len: int) -> None:
+    """Append several clicks in one round trip, all or none (MULTI/EXEC), as append does."""
+    with client.pipeline(transaction=True) as pipe:
+        for event in events:
+            append(pipe, event, max_len)
+        pipe.execute()
 
 
 def dropped(client: redis.Redis) -> int:

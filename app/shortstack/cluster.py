@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from contextlib import AbstractContextManager
 from typing import Callable
 
 import redis
@@ -29,10 +30,16 @@ def _write(client: redis.Redis, key: str, fields: dict[str, object]) -> None:
 
 
 class AppHeartbeat:
-    """The heartbeat of one gunicorn worker process: requests served and its rate."""
+    """The heartbeat of one gunicorn worker process: requests served and its rate.
 
-    def __init__(self, client: Callable[[], redis.Redis], instance_id: str, version: str) -> None:
-        self._client = client
+    It is also the probe of the process's Redis circuit breaker: `redis_call(probe=True)` (see
+    Backends.redis_call) runs even while the breaker is open and closes it when Redis answers, and
+    `after_beat(client)` then runs (replaying the clicks spooled meanwhile)."""
+
+    def __init__(self, redis_call: Callable[..., AbstractContextManager[redis.Redis]], instance_id: str,
+                 version: str, after_beat: Callable[[redis.Redis], object] = lambda client: None) -> None:
+        self._redis_call = redis_call
+        self._after_beat = after_beat
         self._instance_id = instance_id
         self._version = version
         self.started_at = time.time()
@@ -53,10 +60,11 @@ class AppHeartbeat:
             time.sleep(INTERVAL_S)
             now = self.requests
             try:
-                _write(self._client(), key, {"kind": "app", "instance": self._instance_id, "pid": pid,
-                                           "version": self._version,
-                                           "started_at": self.started_at, "requests": now,
-                                           "requests_per_s": (now - last) / INTERVAL_S})
+                with self._redis_call(probe=True) as client:
+                    _write(client, key, {"kind": "app", "instance": self._instance_id, "pid": pid,
+                                         "version": self._version, "started_at": self.started_at,
+                                         "requests": now, "requests_per_s": (now - last) / INTERVAL_S})
+                    self._after_beat(client)
             except redis.RedisError:
                 pass  # Redis is down: this replica simply drops out of the view until it is back
             last = now

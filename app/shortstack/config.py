@@ -30,6 +30,7 @@ class Settings:
     click_batch_size: int
     click_batch_wait_ms: int
     click_stream_max_len: int
+    click_spool_max_len: int
     click_claim_idle_ms: int
     worker_name: str
     worker_heartbeat_file: str
@@ -39,6 +40,7 @@ class Settings:
     block_private_targets: bool
     create_requires_key: bool
     link_create_rate_limit: str
+    forward_query: bool
     telegram_bot_token: str
     telegram_api_url: str
     telegram_webhook_secret: str
@@ -64,6 +66,7 @@ class Settings:
             click_batch_size=_int(env, "CLICK_BATCH_SIZE", 2000),
             click_batch_wait_ms=_int(env, "CLICK_BATCH_WAIT_MS", 200),
             click_stream_max_len=_int(env, "CLICK_STREAM_MAX_LEN", 100_000),
+            click_spool_max_len=_int(env, "CLICK_SPOOL_MAX_LEN", 50_000),
             click_claim_idle_ms=_int(env, "CLICK_CLAIM_IDLE_MS", 30000),
             worker_name=env.get("WORKER_NAME") or f"{hostname}-{os.getpid()}",
             worker_heartbeat_file=env.get("WORKER_HEARTBEAT_FILE", ""),
@@ -73,6 +76,7 @@ class Settings:
             block_private_targets=_choice(env, "BLOCK_PRIVATE_TARGETS", block_default) == "true",
             create_requires_key=_choice(env, "CREATE_REQUIRES_KEY", ("false", "true")) == "true",
             link_create_rate_limit=env.get("LINK_CREATE_RATE_LIMIT") or "30/minute",
+            forward_query=_choice(env, "FORWARD_QUERY", ("true", "false")) == "true",
             telegram_bot_token=env.get("TELEGRAM_BOT_TOKEN", ""),
             telegram_api_url=(env.get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/"),
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", ""),

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import enum
+import itertools
 import json
-import logging
 import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime
 
+import psycopg
 import redis
 
 from . import clickstream, metrics
 from .backends import Backends
 from .config import Settings
 from .validation import NewLink, canonical_host
-
-log = logging.getLogger(__name__)
 
 CODE_ALPHABET = string.ascii_letters + string.digits
 # 62**7 ≈ 3.5e12 codes: a guess hits an existing link with negligible odds, and collisions are retried.
@@ -161,73 +160,83 @@ class LinkStore:
         """
         codes = [new.alias] if new.alias else [new_code() for _ in range(CREATE_ATTEMPTS)]
         public = owner.anonymous if new.public_stats is None else new.public_stats
-        with self._backends.db.connection() as conn:
+
+        runs = itertools.count()
+
+        def insert(conn: psycopg.Connection) -> tuple | None:
+            # A second run follows a connection that died, possibly while committing the first: a
+            # code of ours now holding our target for our owner is that commit, not another link.
+            again = next(runs) > 0
             for code in codes:
                 row = conn.execute(
                     "INSERT INTO links (code, url, expires_at, owner_key_id, owner_session, public_stats, target_host)"
                     f" VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (code) DO NOTHING RETURNING {LINK_COLUMNS}",
                     (code, new.url, new.expires_at, owner.key_id, owner.session, public, canonical_host(new.url)),
                 ).fetchone()
+                if row is None and again:
+                    row = conn.execute(
+                        f"SELECT {LINK_COLUMNS} FROM links WHERE code = %s AND url = %s"
+                        " AND owner_key_id IS NOT DISTINCT FROM %s AND owner_session IS NOT DISTINCT FROM %s",
+                        (code, new.url, owner.key_id, owner.session),
+                    ).fetchone()
                 if row is not None:
-                    link = Link(*row)
-                    self._cache_put(code, Target.of(link.url, link.expires_at).to_cache(),
-                                    self._settings.link_cache_ttl)
-                    return link
+                    return row
+            return None
+
+        row = self._backends.transaction(insert, idempotent=True)
+        if row is not None:
+            link = Link(*row)
+            # Cached once committed: a replica must not redirect to a link that was rolled back.
+            self._cache_put(link.code, Target.of(link.url, link.expires_at).to_cache(), self._settings.link_cache_ttl)
+            return link
         if new.alias:
             raise AliasTaken(new.alias)
         raise RuntimeError(f"no free code after {CREATE_ATTEMPTS} random attempts")
 
     def get(self, code: str) -> Link | None:
         """The link with its click total, straight from PostgreSQL (totals are not cached)."""
-        with self._backends.db.connection() as conn:
-            row = conn.execute(f"SELECT {LINK_COLUMNS} FROM links WHERE code = %s", (code,)).fetchone()
+        row = self._one(f"SELECT {LINK_COLUMNS} FROM links WHERE code = %s", (code,))
         return None if row is None else Link(*row)
 
     def get_many(self, codes: list[str]) -> list[Link]:
         """Several links with their click totals, in the order of `codes` (unknown codes skipped)."""
-        with self._backends.db.connection() as conn:
-            rows = conn.execute(f"SELECT {LINK_COLUMNS} FROM links WHERE code = ANY(%s)", (codes,)).fetchall()
+        rows = self._all(f"SELECT {LINK_COLUMNS} FROM links WHERE code = ANY(%s)", (codes,))
         by_code = {row[0]: Link(*row) for row in rows}
         return [by_code[code] for code in codes if code in by_code]
 
     def clicks_since(self, code: str, hours: int) -> int:
         """Clicks on `code` stored in the current hour and the `hours` - 1 before it (UTC)."""
-        with self._backends.db.connection() as conn:
-            return conn.execute("SELECT coalesce(sum(clicks), 0)::bigint FROM clicks_hourly WHERE code = %s"
-                                " AND hour >= date_trunc('hour', now() - (%s - 1) * interval '1 hour', 'UTC')",
-                                (code, hours)).fetchone()[0]
+        return self._one("SELECT coalesce(sum(clicks), 0)::bigint FROM clicks_hourly WHERE code = %s"
+                         " AND hour >= date_trunc('hour', now() - (%s - 1) * interval '1 hour', 'UTC')",
+                         (code, hours))[0]
 
     def record_telegram_owner(self, user_id: int, code: str) -> None:
         """Remember that a Telegram sender created `code` (for the bot's /mylinks). `user_id` is the
         sender's id: a user's (positive), or a chat's (negative) for a message sent on a group's or
         channel's behalf; telegram_links.user_id holds both."""
-        with self._backends.db.connection() as conn:
-            conn.execute("INSERT INTO telegram_links (user_id, code) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                         (user_id, code))
+        self._backends.transaction(lambda conn: conn.execute(
+            "INSERT INTO telegram_links (user_id, code) VALUES (%s, %s) ON CONFLICT DO NOTHING", (user_id, code)),
+            idempotent=True)
 
     def telegram_links(self, user_id: int, limit: int = 20) -> list[Link]:
         """The links a Telegram sender (user or chat id, as record_telegram_owner) created, newest first."""
-        with self._backends.db.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {LINK_COLUMNS} FROM links WHERE code IN (SELECT code FROM telegram_links WHERE user_id = %s"
-                " ORDER BY created_at DESC LIMIT %s) ORDER BY created_at DESC",
-                (user_id, limit),
-            ).fetchall()
+        rows = self._all(
+            f"SELECT {LINK_COLUMNS} FROM links WHERE code IN (SELECT code FROM telegram_links WHERE user_id = %s"
+            " ORDER BY created_at DESC LIMIT %s) ORDER BY created_at DESC",
+            (user_id, limit),
+        )
         return [Link(*row) for row in rows]
 
     def created_by_telegram_user(self, user_id: int, code: str) -> bool:
         """True if the Telegram sender `user_id` (user or chat id) created `code` through the bot."""
-        with self._backends.db.connection() as conn:
-            return conn.execute("SELECT 1 FROM telegram_links WHERE user_id = %s AND code = %s",
-                                (user_id, code)).fetchone() is not None
+        return self._one("SELECT 1 FROM telegram_links WHERE user_id = %s AND code = %s", (user_id, code)) is not None
 
     def set_disabled(self, code: str, disabled: bool) -> bool:
         """Take a link down (every replica answers 410 from the next request on) or put it back;
         False if no link has `code`. Raises redis.RedisError if the cache could not be updated,
         since replicas would then keep redirecting until their cached copy expires."""
-        with self._backends.db.connection() as conn:
-            found = conn.execute("UPDATE links SET disabled_at = CASE WHEN %s THEN coalesce(disabled_at, now()) END"
-                                 " WHERE code = %s RETURNING code", (disabled, code)).fetchone()
+        found = self._one("UPDATE links SET disabled_at = CASE WHEN %s THEN coalesce(disabled_at, now()) END"
+                          " WHERE code = %s RETURNING code", (disabled, code))
         if found is None:
             return False
         if disabled:
@@ -239,13 +248,12 @@ class LinkStore:
     def by_target_host(self, host: str, limit: int = 1000) -> list[Link]:
         """Links whose target is on `host` or one of its subdomains, newest first."""
         host = canonical_host(f"http://{host}/") or host.lower()
-        with self._backends.db.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {LINK_COLUMNS} FROM links WHERE target_host = %(host)s"
-                " OR right(target_host, length(%(host)s) + 1) = '.' || %(host)s"
-                " ORDER BY created_at DESC LIMIT %(limit)s",
-                {"host": host, "limit": limit},
-            ).fetchall()
+        rows = self._all(
+            f"SELECT {LINK_COLUMNS} FROM links WHERE target_host = %(host)s"
+            " OR right(target_host, length(%(host)s) + 1) = '.' || %(host)s"
+            " ORDER BY created_at DESC LIMIT %(limit)s",
+            {"host": host, "limit": limit},
+        )
         return [Link(*row) for row in rows]
 
     def follow_cached(self, code: str, now_ms: int,
@@ -257,12 +265,13 @@ class LinkStore:
         """
         fields = [] if click is None else clickstream.flat_fields(click)
         try:
-            if self._follow_script is None:
-                self._follow_script = self._backends.redis.register_script(FOLLOW_SCRIPT)
-            reply = self._follow_script(keys=[cache_key(code), clickstream.STREAM, clickstream.DROPPED_KEY],
-                                        args=[now_ms, MISSING, DISABLED, self._settings.click_stream_max_len, *fields])
-        except redis.RedisError as exc:
-            log.warning("link cache read failed, using PostgreSQL: %s", exc)
+            with self._backends.redis_call() as client:
+                if self._follow_script is None:
+                    self._follow_script = client.register_script(FOLLOW_SCRIPT)
+                reply = self._follow_script(keys=[cache_key(code), clickstream.STREAM, clickstream.DROPPED_KEY],
+                                            args=[now_ms, MISSING, DISABLED, self._settings.click_stream_max_len,
+                                                  *fields])
+        except redis.RedisError:  # Backends.redis_call logs an outage once, not per request
             reply = ["uncached"]
         followed = Followed(reply[0])
         _CACHE_COUNTERS[followed].inc()
@@ -271,8 +280,7 @@ class LinkStore:
     def resolve_uncached(self, code: str, now_ms: int) -> tuple[Followed, Target | None]:
         """What `code` is, from PostgreSQL: LIVE with its target, or UNKNOWN, DISABLED, EXPIRED.
         The answer is cached (also "no such code" and "disabled")."""
-        with self._backends.db.connection() as conn:
-            row = conn.execute("SELECT url, expires_at, disabled_at FROM links WHERE code = %s", (code,)).fetchone()
+        row = self._one("SELECT url, expires_at, disabled_at FROM links WHERE code = %s", (code,))
         if row is None:
             self._cache_put(code, MISSING, self._settings.negative_cache_ttl)
             return Followed.UNKNOWN, None
@@ -298,45 +306,25 @@ class LinkStore:
         cached = self._cached_stats(code)
         if cached is not None:
             return cached
-        with self._backends.db.connection() as conn:
-            link = conn.execute("SELECT click_count, bot_click_count, preview_click_count FROM links WHERE code = %s",
-                                (code,)).fetchone()
-            if link is None:
-                return None
-            by_hour = conn.execute(
-                "SELECT hour, clicks FROM clicks_hourly"
-                " WHERE code = %s AND hour >= date_trunc('hour', now() - interval '47 hours', 'UTC') ORDER BY 1",
-                (code,),
-            ).fetchall()
-            by_day = conn.execute(
-                "SELECT date_trunc('day', hour, 'UTC'), sum(clicks)::bigint FROM clicks_hourly WHERE code = %s"
-                " AND hour >= date_trunc('day', now() - interval '29 days', 'UTC') GROUP BY 1 ORDER BY 1",
-                (code,),
-            ).fetchall()
-            referrers = conn.execute(
-                "SELECT nullif(referrer_host, ''), clicks FROM referrer_counts WHERE code = %s"
-                " ORDER BY 2 DESC, 1 NULLS FIRST LIMIT 10",
-                (code,),
-            ).fetchall()
-        stats = {
-            "code": code,
-            "total_clicks": link[0],
-            "bot_clicks": link[1],
-            "visitors": {"human": link[0] - link[1], "bot": link[1] - link[2], "preview": link[2]},
-            "by_hour": [{"hour": h.isoformat(), "clicks": n} for h, n in by_hour],
-            "by_day": [{"day": d.date().isoformat(), "clicks": n} for d, n in by_day],
-            "top_referrers": [{"host": host, "clicks": n} for host, n in referrers],
-        }
-        self._cache_put_stats(code, stats)
+        stats = self._backends.transaction(lambda conn: _stats(conn, code), idempotent=True)
+        if stats is not None:
+            self._cache_put_stats(code, stats)
         return stats
+
+    # For statements that may run twice (reads, idempotent updates): see Backends.transaction.
+    def _one(self, sql: str, params: tuple | dict) -> tuple | None:
+        return self._backends.transaction(lambda conn: conn.execute(sql, params).fetchone(), idempotent=True)
+
+    def _all(self, sql: str, params: tuple | dict) -> list[tuple]:
+        return self._backends.transaction(lambda conn: conn.execute(sql, params).fetchall(), idempotent=True)
 
     def _cached_stats(self, code: str) -> dict | None:
         if not self._settings.stats_cache_ttl:
             return None
         try:
-            raw = self._backends.redis.get(stats_key(code))
-        except redis.RedisError as exc:
-            log.warning("stats cache read failed, using PostgreSQL: %s", exc)
+            with self._backends.redis_call() as client:
+                raw = client.get(stats_key(code))
+        except redis.RedisError:
             return None
         return None if raw is None else json.loads(raw)
 
@@ -344,12 +332,46 @@ class LinkStore:
         if not self._settings.stats_cache_ttl:
             return
         try:
-            self._backends.redis.set(stats_key(code), json.dumps(stats), ex=self._settings.stats_cache_ttl)
-        except redis.RedisError as exc:
-            log.warning("stats cache write failed: %s", exc)
+            with self._backends.redis_call() as client:
+                client.set(stats_key(code), json.dumps(stats), ex=self._settings.stats_cache_ttl)
+        except redis.RedisError:
+            pass  # read from PostgreSQL again next time
 
     def _cache_put(self, code: str, value: str, ttl: int) -> None:
         try:
-            self._backends.redis.set(cache_key(code), value, ex=max(1, ttl))
-        except redis.RedisError as exc:
-            log.warning("link cache write failed: %s", exc)
+            with self._backends.redis_call() as client:
+                client.set(cache_key(code), value, ex=max(1, ttl))
+        except redis.RedisError:
+            pass  # the next follow reads PostgreSQL again
+
+
+def _stats(conn: psycopg.Connection, code: str) -> dict | None:
+    """LinkStore.stats, read on `conn`."""
+    link = conn.execute("SELECT click_count, bot_click_count, preview_click_count FROM links WHERE code = %s",
+                        (code,)).fetchone()
+    if link is None:
+        return None
+    by_hour = conn.execute(
+        "SELECT hour, clicks FROM clicks_hourly"
+        " WHERE code = %s AND hour >= date_trunc('hour', now() - interval '47 hours', 'UTC') ORDER BY 1",
+        (code,),
+    ).fetchall()
+    by_day = conn.execute(
+        "SELECT date_trunc('day', hour, 'UTC'), sum(clicks)::bigint FROM clicks_hourly WHERE code = %s"
+        " AND hour >= date_trunc('day', now() - interval '29 days', 'UTC') GROUP BY 1 ORDER BY 1",
+        (code,),
+    ).fetchall()
+    referrers = conn.execute(
+        "SELECT nullif(referrer_host, ''), clicks FROM referrer_counts WHERE code = %s"
+        " ORDER BY 2 DESC, 1 NULLS FIRST LIMIT 10",
+        (code,),
+    ).fetchall()
+    return {
+        "code": code,
+        "total_clicks": link[0],
+        "bot_clicks": link[1],
+        "visitors": {"human": link[0] - link[1], "bot": link[1] - link[2], "preview": link[2]},
+        "by_hour": [{"hour": h.isoformat(), "clicks": n} for h, n in by_hour],
+        "by_day": [{"day": d.date().isoformat(), "clicks": n} for d, n in by_day],
+        "top_referrers": [{"host": host, "clicks": n} for host, n in referrers],
+    }

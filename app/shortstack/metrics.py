@@ -18,7 +18,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from . import clickstream
 
 CLICKS_QUEUED = Counter("shortstack_clicks_queued_total", "Clicks appended to the click stream.")
-CLICKS_LOST = Counter("shortstack_clicks_lost_total", "Clicks that could not be queued because Redis was unavailable.")
+CLICKS_SPOOLED = Counter("shortstack_clicks_spooled_total",
+                         "Clicks kept in the process while Redis was unavailable, queued once it answers.")
+CLICKS_LOST = Counter("shortstack_clicks_lost_total",
+                      "Clicks lost: Redis was unavailable and the process's click spool was full.")
 CACHE_LOOKUPS = Counter("shortstack_link_cache_lookups_total", "Link cache lookups by result.", ["result"])
 # Bound once: the redirect path should not look its label up on every request.
 CACHE_HIT, CACHE_NEGATIVE_HIT, CACHE_MISS = (CACHE_LOOKUPS.labels(r) for r in ("hit", "negative_hit", "miss"))

@@ -40,8 +40,15 @@ def link_create_limit() -> str:
     return services.settings().link_create_rate_limit
 
 
+def redis_is_down() -> bool:
+    """While the Redis circuit breaker is open the limit is not checked: it would fail open anyway
+    (swallow_errors) after paying for a connection attempt on every create; nginx's edge limit holds."""
+    return services.backends().redis_down
+
+
 # One allowance per client for every way of creating a link: the API and the form draw on it alike.
-limit_link_creation = limiter.shared_limit(link_create_limit, scope="link-create", methods=["POST"])
+limit_link_creation = limiter.shared_limit(link_create_limit, scope="link-create", methods=["POST"],
+                                           exempt_when=redis_is_down)
 
 
 def retry_after_seconds() -> int:

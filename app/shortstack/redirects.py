@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import string
 import time
+from urllib.parse import quote
 
 import redis
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
+from werkzeug.datastructures import Headers
 
 from . import clickstream, metrics, services
 from .links import Followed
 from .problems import NOT_FOUND_DETAIL, error_response
-from .validation import looks_like_code
+from .validation import code_meant, looks_like_code, with_query
 
 log = logging.getLogger(__name__)
 DISABLED_DETAIL = "This short link was disabled by the service's operator and no longer redirects."
@@ -24,11 +27,33 @@ DISABLED_DETAIL = "This short link was disabled by the service's operator and no
 bp = Blueprint("redirects", __name__)
 
 
+class ExactRedirect(Response):
+    """A response whose Location header is sent exactly as set.
+
+    werkzeug passes every Location through iri_to_uri, which percent-encodes characters the WHATWG
+    URL standard leaves as they are ([ ] | { } ^), so the header differed from the target stored and
+    shown. Every URL given here is already an ASCII URI (validate_url's serialisation, or a path
+    of ours), which is all a header value needs (RFC 9110 §5.5).
+    """
+
+    def get_wsgi_headers(self, environ: dict) -> Headers:
+        headers = super().get_wsgi_headers(environ)
+        headers["Location"] = self.headers["Location"]
+        return headers
+
+
+@bp.get("/<code>/")
+def with_trailing_slash(code: str) -> Response:
+    """`/<code>/`, as mail clients and CMSs write a link: sent on to `/<code>` (see _respelled)."""
+    return _respelled(code + "/")
+
+
 @bp.get("/<code>")
 def follow(code: str) -> Response:
-    """Redirect to the link's target; 404 for unknown codes, 410 once expired or disabled."""
+    """Redirect to the link's target; 404 for unknown codes, 410 once expired or disabled.
+    A visitor's query string is added to the target's unless FORWARD_QUERY is false."""
     if not looks_like_code(code):
-        return _not_found()
+        return _respelled(code)
     now_ms = time.time_ns() // 1_000_000
     # Link previewers' HEAD requests are not clicks.
     click = clickstream.ClickEvent(code=code, at_ms=now_ms, referrer=request.headers.get("Referer", ""),
@@ -48,10 +73,23 @@ def follow(code: str) -> Response:
         abort(410)
     if followed is Followed.DISABLED:
         return error_response(410, DISABLED_DETAIL, "Link disabled")
-    response = redirect(target.url, 302)
+    query = request.query_string.decode("latin-1")
+    url = with_query(target.url, query) if query and services.settings().forward_query else target.url
     # Every follow must reach us to be counted, so browsers may not cache the redirect.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return ExactRedirect(status=302, headers={"Location": url, "Cache-Control": "no-store"})
+
+
+def _respelled(path: str) -> Response:
+    """A 301 to `/<code>` for a code with trailing punctuation or a slash (validation.code_meant),
+    its query kept; the 404 page for anything else. A redirect rather than the link itself: clicks
+    stay counted in one place, the hot path keeps one route, and browsers cache a 301, so a
+    mangled link costs its extra hop once per browser."""
+    code = code_meant(path)
+    if code is None:
+        abort(404)  # in the form the path asks for: /api/ is problem+json
+    # A query arrives as the client sent it; bytes a header cannot carry as they are get encoded.
+    query = quote(request.query_string, safe=string.punctuation)
+    return ExactRedirect(status=301, headers={"Location": f"/{code}?{query}" if query else f"/{code}"})
 
 
 def _not_found() -> Response:
@@ -65,11 +103,16 @@ def _not_found_page(app: Flask) -> str:
 
 
 def _record_click(event: clickstream.ClickEvent) -> None:
-    # The visitor still gets the redirect when Redis is down; the lost click is counted and logged.
+    # The visitor still gets the redirect when Redis is down; the click waits in this process's
+    # spool until Redis answers (clickspool), and only a full spool loses it, counted and logged.
     try:
-        clickstream.append(services.backends().redis, event, services.settings().click_stream_max_len)
-    except redis.RedisError as exc:
-        metrics.CLICKS_LOST.inc()
-        log.warning("click for %s not queued: %s", event.code, exc)
+        with services.backends().redis_call() as client:
+            clickstream.append(client, event, services.settings().click_stream_max_len)
+    except redis.RedisError:
+        if services.click_spool().add(event):
+            metrics.CLICKS_SPOOLED.inc()
+        else:
+            metrics.CLICKS_LOST.inc()
+            log.warning("click for %s lost: Redis is down and the click spool is full", event.code)
     else:
         metrics.CLICKS_QUEUED.inc()

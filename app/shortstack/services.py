@@ -10,6 +10,7 @@ from flask import abort, current_app, request, session
 from . import shorturls
 from .apikeys import ApiKeys
 from .backends import Backends
+from .clickspool import ClickSpool
 from .config import Settings
 from .links import LinkStore, Owner
 from .validation import NewLink, parse_new_link
@@ -21,6 +22,10 @@ def settings() -> Settings:
 
 def backends() -> Backends:
     return current_app.extensions["shortstack"]["backends"]
+
+
+def click_spool() -> ClickSpool:
+    return current_app.extensions["shortstack"]["click_spool"]
 
 
 def links() -> LinkStore:
@@ -50,9 +55,19 @@ def browser_owner() -> Owner:
     return current_owner()
 
 
+NO_HOST_DETAIL = ("The request has no Host header, so the address of the short link is unknown. Send Host "
+                  "(HTTP/1.1 requires it), or the operator sets PUBLIC_BASE_URL.")
+
+
 def public_base_url() -> str:
-    """PUBLIC_BASE_URL, or else the base URL this request came in on."""
-    return settings().public_base_url or request.host_url.rstrip("/")
+    """PUBLIC_BASE_URL, or else the base URL this request came in on; 400 if it came without a
+    Host header (HTTP/1.0 allows that): the only address left would be the replica's own bind
+    address (0.0.0.0:8000), which is no one's way in."""
+    if settings().public_base_url:
+        return settings().public_base_url
+    if not request.headers.get("Host"):
+        abort(400, NO_HOST_DETAIL)
+    return request.host_url.rstrip("/")
 
 
 def short_url(code: str) -> str:

@@ -26,6 +26,24 @@ READ_BLOCK_MS = 1000
 # call is made again; the entries stay pending in the meantime, so nothing is lost.
 RETRY_DELAY_S = 1.0
 
+# Removes from the group the consumer named ARGV[2] and every consumer idle for ARGV[3] ms, but
+# only those holding nothing pending: XGROUP DELCONSUMER drops a consumer's pending entries, which
+# nobody would then redeliver. A script, so no read can hand a consumer entries between the check
+# and the removal. A live consumer reads every READ_BLOCK_MS, and each read resets its idle time.
+# KEYS: the stream. ARGV: the group, a consumer name (or ""), the idle threshold in ms.
+FORGET_CONSUMERS = """
+local removed = 0
+for _, fields in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local consumer = {}
+  for i = 1, #fields, 2 do consumer[fields[i]] = fields[i + 1] end
+  if consumer['pending'] == 0 and (consumer['name'] == ARGV[2] or consumer['idle'] >= tonumber(ARGV[3])) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], consumer['name'])
+    removed = removed + 1
+  end
+end
+return removed
+"""
+
 
 def ensure_group(client: redis.Redis, stream: str, group: str) -> None:
     """Create the consumer group (and the stream) if they do not exist yet."""
@@ -102,6 +120,18 @@ class StreamReader:
             if stop.wait(RETRY_DELAY_S):
                 return False
 
+    def leave(self) -> None:
+        """Remove this consumer from the group if it holds nothing pending (else it stays, for
+        another consumer to claim from); called once a worker has stopped reading. With Redis
+        down the name stays, and another consumer removes it once it has been idle long enough."""
+        try:
+            left = self.client.eval(FORGET_CONSUMERS, 1, self.stream, self.group, self.consumer, self.claim_idle_ms)
+        except redis.RedisError as exc:
+            log.warning("%s could not leave group %s: %s", self.consumer, self.group, exc)
+            return
+        if left:
+            log.info("%s left group %s of %s", self.consumer, self.group, self.stream)
+
     def pending(self) -> int:
         """How many entries this consumer holds unacknowledged."""
         return len(self.client.xpending_range(self.stream, self.group, min="-", max="+", count=10_000,
@@ -120,4 +150,10 @@ class StreamReader:
         if claimed:  # with justid, redis-py answers just the claimed ids
             log.info("%s claimed %d stale entr%s of %s", self.consumer, len(claimed),
                      "y" if len(claimed) == 1 else "ies", self.stream)
+        # Consumers idle this long are gone (a restart names a new one); once their entries are
+        # claimed they hold nothing, and only their names would pile up in the group.
+        forgotten = self.client.eval(FORGET_CONSUMERS, 1, self.stream, self.group, "", self.claim_idle_ms)
+        if forgotten:
+            log.info("%s removed %d idle consumer%s from %s", self.consumer, forgotten,
+                     "" if forgotten == 1 else "s", self.group)
         return bool(claimed)

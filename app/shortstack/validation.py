@@ -14,6 +14,9 @@ MAX_EXPIRY = timedelta(days=3650)
 ALIAS_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,32}")
 # Anything a path segment could be a code for: generated codes and aliases both fit.
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# A code with what mail clients, CMSs and prose glue to a link ("see sho.rt/abc.", "(sho.rt/abc)",
+# "sho.rt/abc/"): trailing punctuation, symbols, spaces and slashes, none of which a code can hold.
+CODE_WITH_TRAILING_PUNCTUATION = re.compile(r"([A-Za-z0-9_-]{1,32})[^\w-]+")
 # First path segments the service itself uses, now or soon; an alias may not shadow them.
 RESERVED_ALIASES = frozenset(
     {
@@ -86,6 +89,7 @@ def validate_url(value: object, own_address: str | None = None, block_private: b
 
     The checks below look at the host a browser would connect to, so a percent-encoded or
     shorthand address cannot slip past them; `own_address` is this shortener's "host:port".
+    Userinfo (user:password@) is refused: RFC 9110 §4.2.4, RFC 3986 §7.6.
     """
     if value is None:
         raise ValidationError("url", "A url is required.")
@@ -112,6 +116,11 @@ def validate_url(value: object, own_address: str | None = None, block_private: b
         raise ValidationError("url", "url points at this shortener itself; that could loop.")
     if block_private and is_private_host(host):
         raise ValidationError("url", "url points at a private or local network address, which this service refuses.")
+    if parsed.username or parsed.password:
+        # RFC 9110 §4.2.4: a sender must not generate userinfo in an http(s) URI; RFC 3986 §7.6
+        # names https://trusted@attacker/ as a phishing form. And a stored password would be shown.
+        raise ValidationError("url", "url must not contain a user name or password (the part before '@' in "
+                                     "https://user:password@host/); remove it and send the address only.")
     return url
 
 
@@ -234,3 +243,22 @@ def validate_expiry(value: object, now: datetime) -> datetime | None:
 def looks_like_code(value: str) -> bool:
     """True if `value` could be a short code, so other paths skip the cache and database."""
     return CODE_PATTERN.fullmatch(value) is not None
+
+
+def code_meant(path: str) -> str | None:
+    """The code a client meant by a decoded path (without its leading "/") that is a code plus
+    trailing punctuation, symbols, spaces or slashes (`abc/`, `abc.`, `abc),`); None otherwise,
+    also for a plain code and for the service's own paths (`api/`). Letters of any script are never
+    stripped: `abcé` is a typo, not `abc`."""
+    found = CODE_WITH_TRAILING_PUNCTUATION.fullmatch(path)
+    return found[1] if found and found[1].lower() not in RESERVED_ALIASES else None
+
+
+def with_query(url: str, query: str) -> str:
+    """`url` (a stored target) with a visitor's `query` (without "?") added to its own query,
+    after a "&", before its fragment; in the WHATWG serialisation, as validate_url stores URLs.
+    Keys present in both are kept twice, in that order: the target's first."""
+    parsed = ada_url.URL(url)
+    own = parsed.search[1:]
+    parsed.search = f"{own}&{query}" if own else query
+    return parsed.href

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import redis
 from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -9,11 +12,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import api, demo, health, metrics, pages, problems, ratelimit, redirects, telegram_webhook
 from .apikeys import ApiKeys
 from .backends import Backends
+from .clickspool import ClickSpool
 from .cluster import AppHeartbeat
 from .config import Settings, check_production
 from .lifecycle import configure_logging
 from .links import LinkStore
 
+log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 16 * 1024
 csrf = CSRFProtect()
 
@@ -32,11 +37,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
     backends = Backends(settings)
-    heartbeat = AppHeartbeat(lambda: backends.redis, settings.instance_id, settings.version)
+    spool = ClickSpool(settings.click_spool_max_len)
+    heartbeat = AppHeartbeat(backends.redis_call, settings.instance_id, settings.version,
+                             after_beat=lambda client: replay_spooled_clicks(spool, client, settings))
     heartbeat.start()
     app.extensions["shortstack"] = {
         "settings": settings,
         "backends": backends,
+        "click_spool": spool,
         "links": LinkStore(backends, settings),
         "api_keys": ApiKeys(backends),
     }
@@ -69,3 +77,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Last: its catch-all /<code> must not shadow the other blueprints' routes.
     app.register_blueprint(redirects.bp)
     return app
+
+
+def replay_spooled_clicks(spool: ClickSpool, client: redis.Redis, settings: Settings) -> None:
+    """Queue the clicks this process kept while Redis was down (runs after each heartbeat)."""
+    if spool:
+        log.info("Redis is back: %d spooled clicks queued", spool.replay(client, settings.click_stream_max_len))

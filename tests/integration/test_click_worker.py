@@ -103,7 +103,8 @@ def test_a_batch_committed_but_never_acknowledged_is_not_counted_twice(stack):
     assert click_count(stack, code) == 10
 
     stack.add_worker("worker-d")  # claims the dead consumer's entries once they are 1 s idle
-    wait_for(lambda: pending(stack).get("crashed-consumer", 1) == 0 and sum(pending(stack).values()) == 0, 15,
+    # Once it holds nothing, the dead consumer's name is removed from the group too.
+    wait_for(lambda: "crashed-consumer" not in pending(stack) and sum(pending(stack).values()) == 0, 15,
              "the entries to be claimed, stored again and acked")
     assert click_count(stack, code) == 10
     assert stored_clicks(stack, [code]) == 10
@@ -151,3 +152,24 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits(stack):
     assert pending(stack).get("worker-e", 0) == 0
     assert stored_clicks(stack, [code]) + cache(stack).xlen(STREAM) == BACKLOG
     assert counted_clicks(stack, [code]) == stored_clicks(stack, [code])
+
+
+def test_consumers_do_not_pile_up_in_the_group(stack):
+    code = create_link(stack, url="https://example.com/consumers")["code"]
+    redis = cache(stack)
+    ensure_group(redis, STREAM, GROUP)
+    # Three restarts' worth of names: each worker names itself anew (host name and pid).
+    for name in ("worker-f", "worker-g", "worker-h"):
+        worker = stack.add_worker(name)
+        follow(stack, code)
+        wait_for(lambda: name in pending(stack), 15, f"{name} to join the group")
+        stack.stop_process(name)
+        assert worker.popen.returncode == 0
+        assert name not in pending(stack), "a worker that stopped holding nothing must leave the group"
+    # One that vanished without leaving (kill -9 while idle) is removed by a live one once idle.
+    redis.xreadgroup(GROUP, "vanished", {STREAM: ">"}, count=1, block=None)
+    worker = stack.add_worker("worker-i")
+    wait_for(lambda: set(pending(stack)) == {"worker-i"}, 15, "only the live worker left in the group")
+    wait_for(lambda: click_count(stack, code) == 3, 15, "every click stored")
+    stack.stop_process("worker-i")
+    assert pending(stack) == {}

@@ -138,13 +138,13 @@ def test_disable_of_an_unknown_code_says_so_and_does_the_rest(stack):
 
 def test_links_by_host_finds_a_host_and_its_subdomains_only(stack):
     codes = {url: create_link(stack, url=url)["code"] for url in (
-        "https://scam.example/a", "https://login.SCAM.example./b", "https://user@scam.example:8443/c",
+        "https://scam.example/a", "https://login.SCAM.example./b", "https://scam.example:8443/c",
         "https://notscam.example/d", "https://scam.example.org/e")}
     result = admin(stack, "links-by-host", "Scam.Example")
     assert result.returncode == 0, result.stderr
     listed = {line.split("\t")[0] for line in result.stdout.splitlines()}
     assert listed == {codes["https://scam.example/a"], codes["https://login.SCAM.example./b"],
-                      codes["https://user@scam.example:8443/c"]}
+                      codes["https://scam.example:8443/c"]}
     assert "3 link(s)" in result.stderr
 
 

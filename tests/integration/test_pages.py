@@ -34,6 +34,17 @@ def test_the_form_shortens_with_a_plain_post_and_remembers_the_browser(stack):
     assert url == "https://example.com/form" and expires_at is not None
 
 
+def test_the_form_refuses_credentials_in_the_target_and_stores_nothing(stack):
+    before = link_rows(stack)
+    with requests.Session() as browser:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(f"{stack.url}/", timeout=5).text)[1]
+        page = browser.post(f"{stack.url}/", data={"csrf_token": token, "url": "https://user:secret@example.com/x",
+                                                   "alias": "", "expires_in": ""}, timeout=5)
+    assert page.status_code == 422
+    assert "must not contain a user name or password" in page.text
+    assert link_rows(stack) == before
+
+
 def test_link_page_of_an_unknown_code_is_a_404_page(stack):
     response = requests.get(f"{stack.url}/links/nothing-here", timeout=5)
     assert response.status_code == 404

@@ -1,10 +1,13 @@
 """The hot path through nginx: redirects, the Redis cache in front of PostgreSQL, clicks counted."""
 
+import http.client
+import socket
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import requests
 
-from support import cache, click_count, create_link, db, follow, wait_for
+from support import cache, click_count, create_link, db, disposable_stack, follow, wait_for
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -49,6 +52,84 @@ def test_a_short_link_redirects_and_its_clicks_are_counted(stack):
     assert sum(h["clicks"] for h in stats["by_hour"]) == 5
     assert sum(d["clicks"] for d in stats["by_day"]) == 5
     assert stats["top_referrers"][0] == {"host": "news.ycombinator.com", "clicks": 4}
+
+
+def raw_get(stack, target: str) -> http.client.HTTPResponse:
+    """GET `target` exactly as written (requests would re-encode | { } in it), not followed."""
+    conn = http.client.HTTPConnection("127.0.0.1", stack.http_port, timeout=10)
+    conn.request("GET", target)
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.com/search?filter[brand]=acme&sort=price|asc&tags={a,b}",
+    "https://example.com/a^b|c[d]/{e}?x=`y`&z=^",
+    "https://example.com/caf%C3%A9?q=%7C|&r=a%20b#frag[1]|{2}",
+    "https://例え.jp/パス?キー=値&b='q'",
+])
+def test_location_is_exactly_the_stored_and_shown_target(stack, url):
+    link = create_link(stack, url=url, public_stats=True)
+    shown = requests.get(f"{stack.url}/api/v1/links/{link['code']}", timeout=5).json()["url"]
+    with db(stack) as conn:
+        stored = conn.execute("SELECT url FROM links WHERE code = %s", (link["code"],)).fetchone()[0]
+    sent = follow(stack, link["code"]).headers["Location"]
+    assert link["url"] == shown == stored == sent
+    cache(stack).delete(f"link:{link['code']}")  # and from PostgreSQL, not the cache
+    assert follow(stack, link["code"]).headers["Location"] == stored
+
+
+@pytest.mark.parametrize("suffix", ["/", ".", ")", ",", ").", "!", "%20", "%E2%80%A6", "%22", ">"])
+def test_a_code_with_what_clients_glue_to_it_reaches_the_link(stack, suffix):
+    link = create_link(stack, url="https://example.com/glued")
+    response = raw_get(stack, f"/{link['code']}{suffix}")
+    assert (response.status, response.headers["Location"]) == (301, f"/{link['code']}"), suffix
+    assert follow(stack, link["code"]).headers["Location"] == "https://example.com/glued"
+
+
+def test_a_trailing_slash_keeps_the_query_and_other_paths_stay_unknown(stack):
+    link = create_link(stack, url="https://example.com/glued-query")
+    response = raw_get(stack, f"/{link['code']}/?utm_source=mail&x=a|b")
+    assert (response.status, response.headers["Location"]) == (301, f"/{link['code']}?utm_source=mail&x=a|b")
+    for path in (f"/{link['code']}é", f"/{link['code']}/x", "/links/", f"/{link['code']}.x"):
+        assert requests.get(f"{stack.url}{path}", allow_redirects=False, timeout=5).status_code == 404, path
+    for path in ("/api/", f"/api/v1/links/{link['code']}/"):  # the service's own paths: still its problems
+        response = requests.get(f"{stack.url}{path}", allow_redirects=False, timeout=5)
+        assert (response.status_code, response.headers["Content-Type"]) == (404, "application/problem+json")
+
+
+def test_a_query_on_a_short_link_is_forwarded_to_the_target(stack):
+    link = create_link(stack, url="https://example.com/page?id=1#top")
+    response = raw_get(stack, f"/{link['code']}?utm_source=mail&utm_campaign=a|b&q=%C3%A9")
+    assert response.status == 302
+    assert response.headers["Location"] == "https://example.com/page?id=1&utm_source=mail&utm_campaign=a|b&q=%C3%A9#top"
+    assert raw_get(stack, f"/{link['code']}?").headers["Location"] == "https://example.com/page?id=1#top"
+    plain = create_link(stack, url="https://example.com/plain")
+    assert raw_get(stack, f"/{plain['code']}?ref=x y"[:-2] + "%20y").headers["Location"] == \
+        "https://example.com/plain?ref=x%20y"
+    wait_for(lambda: click_count(stack, link["code"]) == 2, 15, "both follows counted")
+
+
+def test_with_forward_query_off_the_query_is_dropped():
+    with disposable_stack(replicas=1, workers=0, env={"FORWARD_QUERY": "false"}) as off:
+        code = create_link(off, url="https://example.com/page?id=1#top")["code"]
+        assert raw_get(off, f"/{code}?utm_source=mail").headers["Location"] == "https://example.com/page?id=1#top"
+
+
+def test_without_host_a_stack_with_a_public_address_answers_421_in_its_own_form(stack):
+    # This stack has PUBLIC_BASE_URL, so nginx serves that host only (test_edge_errors: without it).
+    with socket.create_connection(("127.0.0.1", stack.http_port), timeout=10) as sock:
+        body = b'{"url": "https://example.com/no-host"}'
+        sock.sendall(b"POST /api/v1/links HTTP/1.0\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"421", reply
+    assert b"Content-Type: application/problem+json" in head and b"public address" in body
 
 
 def test_head_requests_redirect_without_counting_a_click(stack):
@@ -120,8 +201,9 @@ def test_a_cached_redirect_costs_one_redis_round_trip(stack):
     follow(stack, link["code"])  # the link is cached on creation; this warms every replica's script too
     commands: list[str] = []
     with cache(stack).monitor() as monitor:
-        for _ in range(5):
-            assert follow(stack, link["code"]).status_code == 302
+        for i in range(5):  # a forwarded query changes nothing here
+            assert requests.get(f"{stack.url}/{link['code']}?utm_source={i}", allow_redirects=False,
+                                timeout=10).status_code == 302
         follow(stack, "endmarker9")
         while True:
             command = monitor.next_command()

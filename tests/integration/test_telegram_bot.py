@@ -114,9 +114,13 @@ def test_every_message_gets_a_helpful_answer(stack, fake_api, text, expected):
     assert expected in ask(stack, fake_api, text, next(users))
 
 
-def test_a_link_the_bot_cannot_shorten_gets_the_reason(stack, fake_api):
-    reply = ask(stack, fake_api, "ftp://example.com/file", next(users), ("ftp://example.com/file",))
-    assert "I cannot shorten that: Only http:// and https://" in reply
+@pytest.mark.parametrize("link, reason", [
+    ("ftp://example.com/file", "Only http:// and https://"),
+    ("https://user:secret@example.com/private", "url must not contain a user name or password"),
+])
+def test_a_link_the_bot_cannot_shorten_gets_the_reason(stack, fake_api, link, reason):
+    reply = ask(stack, fake_api, link, next(users), (link,))
+    assert f"I cannot shorten that: {reason}" in reply
 
 
 def test_malformed_updates_are_refused(stack):

@@ -42,7 +42,9 @@ def test_locust_targets_nginx_and_its_workers_can_scale():
 def test_only_nginx_publishes_a_port_besides_the_load_generator_dashboard():
     published = {name for name, service in SERVICES.items() if service.get("ports")}
     assert published == {"nginx", "locust"}
-    assert SERVICES["nginx"]["ports"] == ["${HTTP_PORT:-8080}:8080"]
+    # Development defaults (secret, passwords, private targets allowed) stay on this machine
+    # unless HTTP_BIND says otherwise.
+    assert SERVICES["nginx"]["ports"] == ["${HTTP_BIND:-127.0.0.1}:${HTTP_PORT:-8080}:8080"]
     # An unauthenticated load generator: reachable from this machine only.
     assert SERVICES["locust"]["ports"] == ["127.0.0.1:${LOCUST_PORT:-8089}:8089"]
 

@@ -37,13 +37,12 @@ def test_every_error_page_nginx_refers_to_exists():
     config = (NGINX_DIR / "conf.d" / "shortstack.conf").read_text()
     targets = {line.split()[-1].rstrip(";") for line in config.splitlines() if line.strip().startswith("error_page")}
     assert targets, "no error_page directives found"
-    files = {t for t in targets if t.startswith("/")}
-    for target in targets - files:
+    for target in [t for t in targets if t.startswith("$")]:  # a variable set by a map: every page it can name
+        block = re.search(r"map \$\w+ " + re.escape(target) + r" \{(.*?)\}", config, re.S)
+        assert block, target
+        targets |= {line.split()[-1].rstrip(";") for line in block.group(1).strip().splitlines()}
+    for target in targets:
         if target.startswith("@"):  # a named location
             assert f"location {target} {{" in config, target
-        else:  # a variable set by a map: every page it can name
-            block = re.search(r"map \$uri " + re.escape(target) + r" \{(.*?)\}", config, re.S)
-            assert block, target
-            files |= {line.split()[-1].rstrip(";") for line in block.group(1).strip().splitlines()}
-    for page in files:
-        assert (NGINX_DIR / page.lstrip("/")).is_file(), page
+        elif not target.startswith("$"):  # a file, or a location of its own
+            assert (NGINX_DIR / target.lstrip("/")).is_file() or f"location = {target} {{" in config, target

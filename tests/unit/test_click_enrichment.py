@@ -14,6 +14,14 @@ def test_event_survives_the_stream_encoding():
     assert ClickEvent.from_fields(event.to_fields()) == event
 
 
+def test_a_spooled_click_keeps_its_own_id_through_the_stream_and_is_stored_under_it():
+    event = ClickEvent(code="abc", at_ms=1, click_id="spool-0a1b-7")
+    assert ClickEvent.from_fields(event.to_fields()) == event
+    assert enrich("1700000000000-0", ClickEvent.from_fields(event.to_fields())).stream_id == "spool-0a1b-7"
+    assert enrich("1700000000000-0", ClickEvent(code="abc", at_ms=1)).stream_id == "1700000000000-0"
+    assert "click_id" not in ClickEvent(code="abc", at_ms=1).to_fields()  # stream entries stay small
+
+
 def test_client_headers_are_capped_in_the_stream():
     fields = ClickEvent(code="abc", at_ms=1, referrer="r" * 5000, user_agent="u" * 5000).to_fields()
     assert len(fields["referrer"]) == len(fields["user_agent"]) == MAX_HEADER_CHARS

@@ -51,6 +51,11 @@ def test_international_url_becomes_ascii_for_the_location_header():
         ({"url": "https://example.com", "expires_at": "2099-01-01T00:00:00Z"}, "expires_at", "ten years"),
         ({"url": "https://example.com", "expires_at": 1}, "expires_at", "string"),
         ({"url": "https://example.com", "owner": "me"}, "owner", "Unknown field"),
+        ({"url": "https://user:secret@example.com/private"}, "url", "user name or password"),
+        ({"url": "https://trusted.example@attacker.example/"}, "url", "user name or password"),
+        ({"url": "https://:secret@example.com/"}, "url", "user name or password"),
+        ({"url": "https://user%40x:p%3Aw@example.com/"}, "url", "user name or password"),
+        ({"url": "http://a@b@example.com/"}, "url", "user name or password"),
     ],
 )
 def test_bad_input_names_the_field_and_says_why(body, field, words):
@@ -94,6 +99,14 @@ def test_the_stored_target_is_what_a_browser_would_visit(url, stored):
             parse_new_link({"url": url}, NOW)
     else:
         assert parse_new_link({"url": url}, NOW).url == stored
+
+
+@pytest.mark.parametrize("url, stored", [("https://@example.com/a", "https://example.com/a"),
+                                         ("https://:@example.com/a", "https://example.com/a"),
+                                         ("https://example.com/@user", "https://example.com/@user"),
+                                         ("https://example.com/?to=a@b.example", "https://example.com/?to=a@b.example")])
+def test_an_empty_userinfo_or_an_at_sign_after_the_host_is_no_credential(url, stored):
+    assert parse_new_link({"url": url}, NOW).url == stored
 
 
 def test_expiry_just_inside_ten_years_is_fine():
