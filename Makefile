@@ -95,8 +95,10 @@ audit: $(STAMP)
 
 # Day-2 operations on the compose stack (docs/operations.md). They honour whatever compose reads
 # (COMPOSE_PROJECT_NAME, HTTP_PORT, .env); VERSION deploys images already built under that tag.
+# VERSION and FILE reach the command through the environment ("$$…"), never pasted into the
+# shell line by make, so no value of theirs can run as a command.
 deploy: $(STAMP)
-	$(PYTHON) -m ops.deploy $(if $(VERSION),--version $(VERSION))
+	$(PYTHON) -m ops.deploy $(if $(VERSION),--version "$$VERSION")
 
 rollback: $(STAMP)
 	$(PYTHON) -m ops.deploy --rollback
@@ -105,7 +107,7 @@ backup: $(STAMP)
 	$(PYTHON) -m ops.backup dump
 
 restore: $(STAMP)
-	$(PYTHON) -m ops.backup restore "$(FILE)"
+	$(PYTHON) -m ops.backup restore "$$FILE"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -139,8 +139,11 @@ class Project:
         return [c for c in self.containers(service) if c.state == "running"]
 
     def run_once(self, service: str, timeout_s: float = 300) -> None:
-        """(Re)start compose's one-shot `service` (the migrate job) and wait until it exits 0."""
-        self.compose("up", "--detach", "--no-deps", "--force-recreate", service)
+        """(Re)start compose's one-shot `service` (the migrate job) and wait until it exits 0.
+        Its dependencies are started if needed, never recreated; with --no-deps compose would
+        record another configuration for it, and the next plain `up` would recreate it and,
+        after it, every service that depends on it."""
+        self.compose("up", "--detach", "--force-recreate", service)
         deadline = time.monotonic() + timeout_s
         while (job := self.containers(service)[0]).state != "exited":
             if time.monotonic() > deadline:

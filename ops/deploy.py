@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -84,7 +86,7 @@ class Deploy:
         if not self.project.running("app"):
             raise OperationError(f"project {self.project.name} has no running app replica: start it with "
                                  "`docker compose up -d --wait` (make deploy replaces a running stack)")
-        current = self.images("latest")
+        current = self.running_images()
         schema_check.check(self.project, target["app"], {c.image for c in self.project.running("app")})
         self.tag(target, "latest")
         started = time.monotonic()
@@ -96,6 +98,8 @@ class Deploy:
                 self.log(f"{service}: {replaced} replaced")
         except OperationError as failure:
             self.log(f"deploy failed: {failure}\nrolling back to the version that was running")
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the way back is not to be interrupted
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             self.tag(current, "latest")
             for service in ROLLED:
                 self.rollout.replace(service, current[self.built_by(service)])
@@ -105,6 +109,17 @@ class Deploy:
             self.tag(current, "previous")
         self.prune()
         self.log(f"deployed {self.version(target['app'])} to {self.project.name} in {time.monotonic() - started:.0f} s")
+
+    def running_images(self) -> dict[str, str]:
+        """Image id by built service of what runs now: what most of its containers run (a killed
+        deploy can leave a mix), else what `latest` names. Not `latest` alone: a deploy that was
+        killed may have moved it already."""
+        latest = self.images("latest")
+        found = {}
+        for service in BUILT:
+            running = Counter(c.image for c in self.project.running(service))
+            found[service] = running.most_common(1)[0][0] if running else latest[service]
+        return found
 
     def built_by(self, service: str) -> str:
         """The built service whose image `service` runs (bot-worker runs the worker's)."""
@@ -126,7 +141,9 @@ class Deploy:
             self.log("nginx: unchanged")
             return
         started = time.monotonic()
-        self.project.compose("up", "--detach", "--no-deps", "nginx")
+        # Not --no-deps: compose would record another configuration, and recreate nginx at the
+        # next plain `up`. Its dependency, the app, is already on this version: left as it is.
+        self.project.compose("up", "--detach", "nginx")
         deadline = started + 60
         while not _answers(f"{self.project.url}/nginx-health"):
             if time.monotonic() > deadline:
@@ -169,12 +186,22 @@ def _answers(url: str) -> bool:
         return False
 
 
+class Interrupted(OperationError):
+    """SIGINT or SIGTERM during a deploy: it is rolled back like a failed one."""
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.deploy", description=__doc__.split("\n\n")[0])
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--version", help="roll out images already built under this tag (no build)")
     which.add_argument("--rollback", action="store_true", help="roll the previous version back out")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, _interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         # Containers always name `latest`; only the build uses the version.
         project = Project({"IMAGE_TAG": "latest"})

@@ -46,11 +46,13 @@ class Rollout:
         does, `batch_size` at a time; returns how many were replaced. Raises OperationError when a
         new container does not become healthy in time (it is removed first; the old ones that
         remain keep serving)."""
+        self._tidy(service)
         outdated = [c for c in self.project.running(service) if c.image != image_id]
         for first in range(0, len(outdated), self.batch_size):
             batch = outdated[first:first + self.batch_size]
-            fresh = self._start(service, len(self.project.running(service)) + len(batch))
+            fresh = self._create(service, len(batch))
             try:
+                self._start(service, fresh)
                 self._wait_until_serving(service, fresh)
             except OperationError:
                 self.log(f"{service}: removing the new {_names(fresh)}")
@@ -61,17 +63,36 @@ class Rollout:
             docker("rm", *[c.id for c in batch])
         return len(outdated)
 
-    def _start(self, service: str, total: int) -> list[Container]:
+    def _tidy(self, service: str) -> None:
+        """Remove the containers of `service` that serve nothing: stopped ones (compose counts them
+        when it scales, so they would take a new replica's place) and running ones off `edge` where
+        the service belongs on it (left by a deploy that was killed)."""
+        edge = self.project.network(EDGE)
+        on_edge = EDGE in self.project.config["services"][service].get("networks", {})
+        idle = [c for c in self.project.containers(service)
+                if c.state != "running" or (on_edge and edge not in c.networks)]
+        if idle:
+            self.log(f"{service}: removing {_names(idle)}, which serve nothing")
+            docker("rm", "--force", *[c.id for c in idle])
+
+    def _create(self, service: str, count: int) -> list[Container]:
+        """Create `count` more containers of `service` from the image it names now (not started)."""
         before = {c.id for c in self.project.containers(service)}
-        self.project.compose("create", "--no-recreate", "--scale", f"{service}={total}", service)
+        self.project.compose("create", "--no-recreate", "--scale", f"{service}={len(before) + count}", service)
         fresh = [c for c in self.project.containers(service) if c.id not in before]
+        if len(fresh) != count:
+            if fresh:
+                docker("rm", "--force", *[c.id for c in fresh])
+            raise OperationError(f"{service}: compose created {len(fresh)} containers instead of {count}")
+        return fresh
+
+    def _start(self, service: str, fresh: list[Container]) -> None:
         edge = self.project.network(EDGE)
         for container in fresh:
             if edge in container.networks:
                 docker("network", "disconnect", edge, container.id)
             docker("start", container.id)
         self.log(f"{service}: started {_names(fresh)}")
-        return fresh
 
     def _wait_until_serving(self, service: str, fresh: list[Container]) -> None:
         deadline = time.monotonic() + self.health_timeout_s

@@ -30,9 +30,10 @@ CODE_SUFFIXES = (".py", ".html", ".js", ".lua", ".sql")
 class Contraction:
     """One statement that takes something away from the schema an older version may still use."""
 
-    action: str  # "drops", "renames", "changes the type of"
+    action: str  # "drops", "renames", "moves", "changes the type of"
     table: str
     column: str | None = None
+    unreadable: bool = False  # the check cannot tell what it takes away: refused whatever the code uses
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -40,11 +41,19 @@ class Contraction:
         return (self.column,) if self.column else (self.table,)
 
     def __str__(self) -> str:
+        if self.unreadable:
+            return f"{self.action} {self.table}, which this check cannot read through"
         return f"{self.action} {'column ' + self.table + '.' + self.column if self.column else 'table ' + self.table}"
 
 
+# Relations old code may read by name: tables, and the views that stand in for them.
+RELATIONS = {ObjectType.OBJECT_TABLE, ObjectType.OBJECT_VIEW, ObjectType.OBJECT_MATVIEW,
+             ObjectType.OBJECT_FOREIGN_TABLE}
+
+
 def contractions(sql: str) -> list[Contraction]:
-    """Every drop or rename of a table or column, and every column type change, in `sql`.
+    """Every drop, rename or move of a table (or view) or column, every column type change, and
+    whatever the check cannot see into (DO blocks, schemas dropped or renamed), in `sql`.
 
     Raises OperationError if `sql` is not valid PostgreSQL."""
     try:
@@ -54,13 +63,21 @@ def contractions(sql: str) -> list[Contraction]:
     found: list[Contraction] = []
     for raw in statements:
         statement = raw.stmt
-        if isinstance(statement, ast.DropStmt) and statement.removeType == ObjectType.OBJECT_TABLE:
+        if isinstance(statement, ast.DoStmt):
+            found.append(Contraction("runs", "a DO block", unreadable=True))
+        elif isinstance(statement, ast.DropStmt) and statement.removeType in RELATIONS:
             found += [Contraction("drops", name[-1].sval) for name in statement.objects]
+        elif isinstance(statement, ast.DropStmt) and statement.removeType == ObjectType.OBJECT_SCHEMA:
+            found += [Contraction("drops", f"schema {name.sval}", unreadable=True) for name in statement.objects]
+        elif isinstance(statement, ast.AlterObjectSchemaStmt) and statement.objectType in RELATIONS:
+            found.append(Contraction("moves", statement.relation.relname))
         elif isinstance(statement, ast.RenameStmt):
-            if statement.renameType == ObjectType.OBJECT_TABLE:
+            if statement.renameType in RELATIONS:
                 found.append(Contraction("renames", statement.relation.relname))
             elif statement.renameType == ObjectType.OBJECT_COLUMN:
                 found.append(Contraction("renames", statement.relation.relname, statement.subname))
+            elif statement.renameType == ObjectType.OBJECT_SCHEMA:
+                found.append(Contraction("renames", f"schema {statement.subname}", unreadable=True))
         elif isinstance(statement, ast.AlterTableStmt):
             for command in statement.cmds:
                 if command.subtype == AlterTableType.AT_DropColumn:
@@ -82,6 +99,9 @@ def violations(pending: dict[str, str], running_code: dict[str, str]) -> list[st
     lines = []
     for migration, sql in sorted(pending.items()):
         for contraction in contractions(sql):
+            if contraction.unreadable:
+                lines.append(f"{migration} {contraction}")
+                continue
             for name in contraction.names:
                 used_in = users(name, running_code)
                 if used_in:
@@ -96,11 +116,17 @@ def check(project: Project, new_image: str, running_images: set[str]) -> None:
     applied = set(project.compose("exec", "-T", "postgres", "sh", "-c",
                                   'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -Atc '
                                   '"SELECT migration_id FROM _yoyo_migration"').stdout.decode().split())
-    migrations = {path.rsplit("/", 1)[-1].removesuffix(".sql"): text
-                  for path, text in _files(new_image, "migrations").items() if path.endswith(".sql")}
-    pending = {name: sql for name, sql in migrations.items() if name not in applied}
+    # yoyo's migration ids are the file names without .sql (or .py); rollback files are not applied.
+    files = {path.rsplit("/", 1)[-1]: text for path, text in _files(new_image, "migrations").items()
+             if path.endswith((".sql", ".py")) and not path.endswith(".rollback.sql")}
+    pending = {name: text for name, text in files.items() if name.rsplit(".", 1)[0] not in applied}
     if not pending:
         return
+    python = sorted(name for name in pending if name.endswith(".py"))
+    if python:
+        raise OperationError(f"pending Python migrations ({', '.join(python)}) cannot be checked against the "
+                             "running code: write migrations in SQL (docs/operations.md, expand and contract)")
+    pending = {name.removesuffix(".sql"): sql for name, sql in pending.items()}
     running_code = {f"{image[7:19]}:{path}": text for image in running_images
                     for path, text in _files(image, ".").items()
                     if path.endswith(CODE_SUFFIXES) and "migrations/" not in path}

@@ -41,8 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     except (psycopg.OperationalError, PoolTimeout) as exc:
         print(f"error: PostgreSQL is unreachable ({exc})", file=sys.stderr)
     except redis.RedisError as exc:
-        print(f"error: Redis is unreachable ({exc}); for disable/enable, PostgreSQL is already updated: "
-              "run the command again once Redis is back so replicas stop using their cached copy", file=sys.stderr)
+        print(f"error: Redis is unreachable ({exc})", file=sys.stderr)
+        if args.run is _set_disabled:
+            print("PostgreSQL is already updated: run the command again once Redis is back, so that replicas "
+                  "stop using their cached copy", file=sys.stderr)
     return 1
 
 

@@ -46,12 +46,23 @@ def deploy_under_load(project, *make_args: str) -> tuple[subprocess.CompletedPro
     return result, load, code
 
 
+def assert_a_plain_up_recreates_nothing(project) -> None:
+    """The user's next `docker compose up -d --scale app=N` leaves every container as it is."""
+    services = ("app", "worker", "nginx", "migrate")
+    before = {service: {c["ID"] for c in project.containers(service)} for service in services}
+    project.compose("up", "-d", "--scale", f"app={len(before['app'])}")
+    assert {service: {c["ID"] for c in project.containers(service)} for service in services} == before
+
+
 def assert_every_click_stored(project, code: str, load: SteadyLoad) -> None:
     assert wait_for(lambda: click_count(project, code) == load.ok["GET"], 30, f"{load.ok['GET']} stored clicks")
 
 
 def test_1_make_deploy_under_load_fails_no_request_keeps_the_count_and_moves_every_replica(project):
-    project.compose("up", "-d", "--scale", "app=4")  # a count of the user's: the deploy keeps it
+    # A count of the user's, which the deploy keeps; and a replica someone stopped, which must not
+    # take a new replica's place when compose counts the containers.
+    project.compose("up", "-d", "--scale", "app=5")
+    subprocess.run(["docker", "stop", "--time", "5", min(project.container_ids("app"))], check=True, timeout=60)
     versions["before"] = next(iter(versions_served(project, 1)))
     replicas, workers = project.container_ids("app"), project.container_ids("worker")
 
@@ -63,12 +74,14 @@ def test_1_make_deploy_under_load_fails_no_request_keeps_the_count_and_moves_eve
     versions["deployed"] = git_version()
     assert versions["deployed"] != versions["before"]
     after = project.container_ids("app")
-    assert len(after) == 4 and not after & replicas  # as many as before, every one new
+    assert len(after) == 4 and not after & replicas  # as many as were serving, every one new
+    assert {c["State"] for c in project.containers("app")} == {"running"}  # the stopped one is gone
     assert not project.container_ids("worker") & workers
     assert set(versions_served(project)) == {versions["deployed"]}
     # A drained replica's heartbeat lives 5 s.
     assert wait_for(lambda: cluster_versions(project) == {versions["deployed"]}, 15, "/cluster on the new version")
     assert_every_click_stored(project, code, load)
+    assert_a_plain_up_recreates_nothing(project)
 
 
 @pytest.fixture
@@ -194,6 +207,7 @@ def test_4_backup_down_v_up_restore_brings_every_link_click_key_and_owner_back_b
     assert requests.get(f"{project.url}/{owned}", allow_redirects=False, timeout=10).status_code == 302
     assert requests.get(link, headers={"X-Api-Key": key}, timeout=10).json()["click_count"] == 5
     assert requests.get(link, timeout=10).status_code == 403  # still the key's own link
+    assert_a_plain_up_recreates_nothing(project)
 
 
 def test_5_a_backup_holds_the_clicks_queued_when_it_began_so_a_restore_loses_none(project, backup_dir):

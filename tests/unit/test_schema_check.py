@@ -19,6 +19,9 @@ RUNNING = {"links.py": "SELECT code, url, click_count FROM links", "clicks.py": 
      [Contraction("drops", "clicks"), Contraction("drops", "old_things")]),
     ("ALTER TABLE links ALTER COLUMN click_count TYPE integer;",
      [Contraction("changes the type of", "links", "click_count")]),
+    ("ALTER TABLE links SET SCHEMA archive;", [Contraction("moves", "links")]),
+    ("DROP VIEW link_totals; ALTER VIEW clicks_v RENAME TO clicks_w;",
+     [Contraction("drops", "link_totals"), Contraction("renames", "clicks_v")]),
 ])
 def test_every_way_of_taking_a_table_or_column_away_is_found(sql, expected):
     assert contractions(sql) == expected
@@ -37,6 +40,16 @@ def test_a_contraction_of_what_the_running_code_uses_is_refused_and_of_what_it_n
     [problem] = violations(pending, RUNNING)
     assert problem.startswith("0005_contract drops column links.click_count") and "links.py" in problem
     assert violations({"0006": "DROP TABLE legacy_stats;"}, RUNNING) == []
+
+
+@pytest.mark.parametrize("sql", [
+    "DO $$ BEGIN EXECUTE 'ALTER TABLE links RENAME COLUMN url TO target_url'; END $$;",
+    "DROP SCHEMA public CASCADE;",
+    "ALTER SCHEMA public RENAME TO old;",
+])
+def test_what_the_check_cannot_read_through_is_refused_whatever_the_code_uses(sql):
+    [problem] = violations({"0009_opaque": sql}, {})
+    assert problem.startswith("0009_opaque ") and "cannot read through" in problem
 
 
 def test_names_match_as_whole_words_only():
