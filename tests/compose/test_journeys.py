@@ -14,6 +14,7 @@ import requests
 
 from project import ARTIFACTS, TELEGRAM_SECRET
 from tests.integration.fake_telegram import message_update
+from tests.integration.support import SteadyLoad as RequestLoad
 from tests.integration.support import wait_for
 from usage import SteadyLoad, click_count, create
 
@@ -159,6 +160,33 @@ def test_7_the_logs_hold_no_traceback_and_nothing_repeats_while_idle(project):
     errors = [line for line in project.compose("logs", "--no-color", "postgres").stdout.splitlines()
               if "ERROR:" in line and "yoyo_tmp_" not in line and "yoyo_lock" not in line]
     assert errors == []
+
+
+def test_7b_redis_stopped_under_load_redirects_keep_their_pace_and_no_click_is_lost(project):
+    # Where Docker's DNS is in the path: a stopped container's name goes on to the host's resolver,
+    # which may take seconds to say no. A replica must not pay that per request (its breaker).
+    code = create(project, "https://example.com/compose/no-redis")["code"]
+
+    def redirect(session: requests.Session, seq: int) -> requests.Response:
+        return session.get(f"{project.url}/{code}", allow_redirects=False, timeout=15)
+
+    with RequestLoad(redirect, threads=4) as before:
+        time.sleep(5)
+    project.compose("stop", "redis")
+    try:
+        with RequestLoad(redirect, threads=4) as during:
+            time.sleep(15)
+    finally:
+        project.compose("start", "redis")
+    wait_for(lambda: requests.get(f"{project.url}/readyz", timeout=10).status_code == 200, 60, "ready again")
+    made = sum(o.status == 302 for o in before.outcomes + during.outcomes)
+    ratio = (len(during.outcomes) / 15) / (len(before.outcomes) / 5)
+    slowest = max(o.seconds for o in during.outcomes)
+    print(f"Redis stopped: {len(before.outcomes)} redirects in 5 s before, {len(during.outcomes)} in 15 s during "
+          f"(rate ratio {ratio:.2f}, slowest {slowest * 1000:.0f} ms)")
+    assert before.failed({302}) == [] and during.failed({302}) == [], during.failed({302})[:3]
+    assert ratio >= 0.5 and slowest < 1, (ratio, slowest)
+    assert wait_for(lambda: click_count(project, code) == made, 60, f"{made} stored clicks")
 
 
 def test_8_down_and_up_again_keeps_links_and_clicks(project):

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from local_stack.stack import REPO
-from support import SteadyLoad, disposable_stack
+from support import STACK_VERSION, SteadyLoad, disposable_stack
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -22,7 +22,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 @pytest.fixture(scope="module")
 def stack():
-    with disposable_stack(replicas=3, workers=1, env={"LINK_CREATE_RATE_LIMIT": "100000/minute"}) as running:
+    with disposable_stack(replicas=3, workers=1, env={"LINK_CREATE_RATE_LIMIT": "100000/minute", "APP_VERSION": STACK_VERSION}) as running:
         yield running
 
 
@@ -124,7 +124,7 @@ def test_cluster_shows_every_replica_and_drops_a_stopped_one(stack, page):
         expect(page.locator("#total-rate")).not_to_have_text("0.0", timeout=10_000)
         page.wait_for_timeout(3000)
         rates, total, bands = page.evaluate("""() => [
-            [...document.querySelectorAll('#replicas tbody tr td:nth-child(5)')].map((td) => Number(td.textContent)),
+            [...document.querySelectorAll('#replicas tbody tr td:nth-child(6)')].map((td) => Number(td.textContent)),
             Number(document.getElementById('total-rate').textContent),
             Chart.getChart('rate-chart').data.datasets.length]""")
         shot(page, "cluster")
