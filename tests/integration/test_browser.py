@@ -22,7 +22,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 @pytest.fixture(scope="module")
 def stack():
-    with disposable_stack(replicas=3, workers=1, env={"LINK_CREATE_RATE_LIMIT": "100000/minute", "APP_VERSION": STACK_VERSION}) as running:
+    with disposable_stack(replicas=3, workers=1,
+                          env={"LINK_CREATE_RATE_LIMIT": "100000/minute", "APP_VERSION": STACK_VERSION}) as running:
         yield running
 
 
