@@ -140,10 +140,16 @@ class Deploy:
         if nginx.image == image:
             self.log("nginx: unchanged")
             return
+        # `create` stops the old container and puts the new one in its place; starting it at once
+        # keeps the gap to nginx's own start. Not `up --no-deps`: compose would record another
+        # configuration and recreate nginx at the next plain `up`; nor `up`, which first waits on
+        # the app's healthchecks with the old nginx already stopped.
         started = time.monotonic()
-        # Not --no-deps: compose would record another configuration, and recreate nginx at the
-        # next plain `up`. Its dependency, the app, is already on this version: left as it is.
-        self.project.compose("up", "--detach", "nginx")
+        # --scale: compose converges nginx's dependency too, and would take the app back to the
+        # compose file's count.
+        replicas = len(self.project.running("app"))
+        self.project.compose("create", "--force-recreate", "--scale", f"app={replicas}", "nginx")
+        docker("start", *[c.id for c in self.project.containers("nginx")])
         deadline = started + 60
         while not _answers(f"{self.project.url}/nginx-health"):
             if time.monotonic() > deadline:
