@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+import time
+
+from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -45,13 +47,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (api.bp, demo.bp, health.bp, telegram_webhook.bp):
         csrf.exempt(blueprint)
 
+    # Registered before every other hook (the rate limit's too), so every request is timed.
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.perf_counter()
+
     @app.after_request
     def served_by(response):
         response.headers["X-Served-By"] = settings.instance_id
         response.headers["X-App-Version"] = settings.version  # a rollout is visible request by request
         if production:  # check_production made sure PUBLIC_BASE_URL is https
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        metrics.REQUESTS.labels(request.endpoint or "unmatched", response.status_code).inc()
+        endpoint = request.endpoint or "unmatched"
+        metrics.REQUESTS.labels(endpoint, response.status_code).inc()
+        metrics.REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - g.started)
         heartbeat.count_request()
         return response
 
