@@ -39,12 +39,18 @@ def test_locust_targets_nginx_and_its_workers_can_scale():
         assert name in files, f"{name} is not copied into the Locust image"
 
 
-def test_only_nginx_publishes_a_port_besides_the_load_generator_dashboard():
+def test_only_nginx_publishes_a_port_besides_the_load_generator_and_prometheus():
     published = {name for name, service in SERVICES.items() if service.get("ports")}
-    assert published == {"nginx", "locust"}
+    assert published == {"nginx", "locust", "prometheus"}
     assert SERVICES["nginx"]["ports"] == ["${HTTP_PORT:-8080}:8080"]
-    # An unauthenticated load generator: reachable from this machine only.
+    # An unauthenticated load generator and metrics UI: reachable from this machine only.
     assert SERVICES["locust"]["ports"] == ["127.0.0.1:${LOCUST_PORT:-8089}:8089"]
+    assert SERVICES["prometheus"]["ports"] == ["127.0.0.1:${PROMETHEUS_PORT:-9090}:9090"]
+
+
+def test_monitoring_is_opt_in():
+    watching = {name for name, service in SERVICES.items() if "observability" in service.get("profiles", [])}
+    assert watching == {"prometheus", "nginx-exporter", "redis-exporter", "postgres-exporter"}
 
 
 def test_app_can_scale():
