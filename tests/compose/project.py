@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,3 +99,14 @@ class ComposeProject:
         folder.mkdir(exist_ok=True)
         with open(folder / f"{self.name}.log", "a") as out:
             out.write(self.compose("logs", "--no-color", "--timestamps", check=False).stdout)
+
+    @contextmanager
+    def running(self) -> Iterator[ComposeProject]:
+        """`up --build --wait`, as the README says; whatever happens then, the logs are kept for a
+        person (ARTIFACTS) and `down -v` leaves nothing behind."""
+        try:
+            self.compose("up", "--build", "--wait", timeout=900)
+            yield self
+        finally:
+            self.save_logs(ARTIFACTS)
+            self.compose("down", "-v", "--remove-orphans", "--timeout", "30", timeout=300, check=False)

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from local_stack.stack import free_port
-from project import ARTIFACTS, ComposeProject
+from project import ComposeProject
 from tests.integration.support import wait_for
 from usage import click_count, create
 
@@ -29,14 +29,9 @@ NO_WORKER_BOUND_S = NO_WORKER_FOR_S + 3 * 10
 
 @pytest.fixture(scope="module")
 def watched() -> Iterator[ComposeProject]:
-    running = ComposeProject(env={"COMPOSE_PROFILES": "observability", "PROMETHEUS_PORT": str(free_port()),
-                                  "IMAGE_NAMESPACE": "shortstack-observability-test"})
-    try:
-        running.compose("up", "--build", "--wait", timeout=900)
+    with ComposeProject(env={"COMPOSE_PROFILES": "observability", "PROMETHEUS_PORT": str(free_port()),
+                             "IMAGE_NAMESPACE": "shortstack-observability-test"}).running() as running:
         yield running
-    finally:
-        running.save_logs(ARTIFACTS)
-        running.compose("down", "-v", "--remove-orphans", "--timeout", "30", timeout=300, check=False)
 
 
 def prometheus(project: ComposeProject, path: str, **params: str) -> dict:
