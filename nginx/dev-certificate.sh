@@ -26,7 +26,9 @@ printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=s
     "$names" > "$work/server.ext"
 openssl x509 -req -in "$work/server.csr" -CA "$dir/dev-ca.pem" -CAkey "$work/dev-ca.key" -CAcreateserial -CAserial "$work/ca.srl" \
     -days 825 -extfile "$work/server.ext" -out "$work/fullchain.pem" 2>/dev/null
-# nginx runs as uid 101 in its image and must read the key; nobody else needs to.
+# nginx runs as uid 101 in its image and must reach the folder and read the key; nobody else
+# needs the key.
+chmod go+x "$dir"
 install -m 0600 -o 101 "$work/privkey.pem" "$dir/privkey.pem"
 install -m 0644 "$work/fullchain.pem" "$dir/fullchain.pem"
 rm -rf "$work"  # the CA's key: no further certificate is ever signed with it

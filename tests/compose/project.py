@@ -23,6 +23,9 @@ TEST_OVERRIDE = HERE / "fake-telegram.yml"
 # The suite's own images (IMAGE_NAMESPACE, set for the whole session by conftest.py): its builds
 # never retag a user's shortstack/* images, and `latest` stays as the next run's build cache.
 NAMESPACE = "shortstack-compose-test"
+# The projects beside the session's (observability, https) build under one of their own: a build
+# from another checkout on this engine never retags the images a running project uses.
+SIDE_NAMESPACE = f"{NAMESPACE}-side"
 
 
 def compose_projects(prefix: str) -> list[str]:

@@ -2,8 +2,8 @@
 scrapes every replica (found through Docker's DNS, a new one too), the workers and the exporters;
 a real fault, the click worker stopped, fires NoClickWorker, and it clears once the worker is back.
 
-Its own project (the profile adds services the other journeys do not expect) with images under
-its own namespace, so that its build never retags the images of a suite running beside it."""
+Its own project (the profile adds services the other journeys do not expect), images under
+SIDE_NAMESPACE."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from local_stack.stack import free_port
-from project import ComposeProject
+from project import SIDE_NAMESPACE, ComposeProject
 from tests.integration.support import wait_for
 from usage import click_count, create
 
@@ -30,7 +30,7 @@ NO_WORKER_BOUND_S = NO_WORKER_FOR_S + 3 * 10
 @pytest.fixture(scope="module")
 def watched() -> Iterator[ComposeProject]:
     with ComposeProject(env={"COMPOSE_PROFILES": "observability", "PROMETHEUS_PORT": str(free_port()),
-                             "IMAGE_NAMESPACE": "shortstack-observability-test"}).running() as running:
+                             "IMAGE_NAMESPACE": SIDE_NAMESPACE}).running() as running:
         yield running
 
 
