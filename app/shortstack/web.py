@@ -42,15 +42,17 @@ def create_app(settings: Settings | None = None) -> Flask:
         "links": LinkStore(backends, settings),
         "api_keys": ApiKeys(backends),
     }
+
+    # The first hook registered, before CSRF's and the rate limit's: a request they refuse is
+    # timed too, and served_by below always finds the clock.
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.perf_counter()
+
     csrf.init_app(app)
     # JSON and machine endpoints: no forms, no cookies (the webhook has its own secret).
     for blueprint in (api.bp, demo.bp, health.bp, telegram_webhook.bp):
         csrf.exempt(blueprint)
-
-    # Registered before every other hook (the rate limit's too), so every request is timed.
-    @app.before_request
-    def start_clock() -> None:
-        g.started = time.perf_counter()
 
     @app.after_request
     def served_by(response):
