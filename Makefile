@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements-dev.txt app/requirements.t
 # Debian packages installed when their command is missing, as command:package pairs.
 LOCAL_PACKAGES := nginx:nginx-light redis-server:redis-server initdb:postgresql
 BENCH_PACKAGES := $(LOCAL_PACKAGES) wrk:wrk
-TEST_PACKAGES  := $(BENCH_PACKAGES) chromium:chromium
+TEST_PACKAGES  := $(BENCH_PACKAGES) chromium:chromium promtool:prometheus
 
 .PHONY: help deps test-deps local test test-compose test-swarm bench bench-compose demo audit clean \
         deploy rollback backup restore

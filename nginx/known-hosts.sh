@@ -1,6 +1,7 @@
 #!/bin/sh
 # Prints nginx's hosts.conf for PUBLIC_BASE_URL ($1): a map that marks requests for any other
-# host, which shortstack.conf refuses with 421. Run at start by the image and by local_stack.
+# host, which shortstack.conf refuses with 421, and $https_base_url, PUBLIC_BASE_URL when it is
+# https (where compose's https/tls.conf redirects http). Run at start by the image and by local_stack.
 # With PUBLIC_BASE_URL empty every host is served (the replicas then take theirs from Host).
 set -eu
 host=$(printf '%s\n' "${1:-}" | sed -E 's#^[A-Za-z][A-Za-z0-9+.-]*://([^/@]*@)?(\[[^]/]*\]|[^/:?#]*).*$#\2#' \
@@ -23,3 +24,7 @@ else
     echo '    "~ /errors/" 0;'
 fi
 echo '}'
+case "${1:-}" in
+    https://*) echo "map \$host \$https_base_url { default \"$(printf '%s' "$1" | sed 's#/*$##')\"; }" ;;
+    *) echo 'map $host $https_base_url { default ""; }' ;;
+esac

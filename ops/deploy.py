@@ -36,6 +36,10 @@ from .rollout import Rollout
 
 BUILT = ("app", "worker", "nginx")  # the images a deploy builds, by compose service
 ROLLED = ("app", "worker", "bot-worker")  # replaced replica by replica, in this order
+# The app image's one-shot jobs, run again on the new image: the migrations, and nginx's development
+# certificate (it keeps an existing one). Left on the old image, the next plain `up` would recreate
+# them, and compose the services that depend on them.
+ONE_SHOTS = ("migrate", "certs")
 
 
 def git_version() -> str:
@@ -91,8 +95,9 @@ class Deploy:
         self.tag(target, "latest")
         started = time.monotonic()
         try:
-            self.project.run_once("migrate")
-            self.log("migrate: done")
+            for job in ONE_SHOTS:
+                self.project.run_once(job)
+                self.log(f"{job}: done")
             for service in ROLLED:
                 replaced = self.rollout.replace(service, target[self.built_by(service)])
                 self.log(f"{service}: {replaced} replaced")

@@ -23,8 +23,9 @@ import crawleruseragents
 import psycopg
 import redis
 import ua_parser
+from prometheus_client import start_http_server
 
-from shortstack import clickstream, cluster
+from shortstack import clickstream, cluster, metrics
 from shortstack.backends import connect_db, connect_redis
 from shortstack.config import Settings
 from shortstack.lifecycle import LivenessFile, configure_logging, on_stop_signals
@@ -212,7 +213,9 @@ class ClickWorker:
             except ValueError:
                 dead.append((stream_id, fields))
         if clicks:
-            self.stored += store_batch(self._connection(), clicks)
+            new = store_batch(self._connection(), clicks)
+            self.stored += new
+            metrics.CLICKS_STORED.inc(new)
         if done:
             # Acknowledged only now that PostgreSQL has committed.
             self.reader.acknowledge(done, dead, clickstream.DEAD_LETTER_STREAM, stop)
@@ -252,7 +255,10 @@ def main() -> None:
     configure_logging()
     stop = threading.Event()
     on_stop_signals(stop.set)
-    ClickWorker(Settings.from_env()).run(stop)
+    settings = Settings.from_env()
+    if settings.worker_metrics_port:  # Prometheus scrapes each worker (the `observability` profile)
+        start_http_server(settings.worker_metrics_port)
+    ClickWorker(settings).run(stop)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ class Settings:
     click_claim_idle_ms: int
     worker_name: str
     worker_heartbeat_file: str
+    worker_metrics_port: int
     migrate_wait_s: int
     downstream_delay_ms: int
     app_env: str
@@ -70,6 +71,7 @@ class Settings:
             click_claim_idle_ms=_int(env, "CLICK_CLAIM_IDLE_MS", 30000),
             worker_name=env.get("WORKER_NAME") or f"{hostname}-{os.getpid()}",
             worker_heartbeat_file=env.get("WORKER_HEARTBEAT_FILE", ""),
+            worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 0),
             migrate_wait_s=_int(env, "MIGRATE_WAIT_S", 30),
             downstream_delay_ms=_int(env, "DOWNSTREAM_DELAY_MS", 0),
             app_env=app_env,

@@ -3,7 +3,8 @@
 gunicorn's workers are separate processes, so prometheus_client runs in multiprocess mode when
 PROMETHEUS_MULTIPROC_DIR is set (each replica has its own folder, emptied when it starts, see
 gunicorn.conf.py). GET /metrics on a replica (health.py) answers for the whole replica; nginx
-does not expose it — scrape the replicas directly. No web imports here: the link store counts too.
+does not expose it — scrape the replicas directly (the `observability` compose profile's Prometheus does).
+No web imports here: the link store counts too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 from typing import Iterator
 
 import redis
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from . import clickstream
@@ -27,6 +28,12 @@ CACHE_LOOKUPS = Counter("shortstack_link_cache_lookups_total", "Link cache looku
 CACHE_HIT, CACHE_NEGATIVE_HIT, CACHE_MISS = (CACHE_LOOKUPS.labels(r) for r in ("hit", "negative_hit", "miss"))
 REQUESTS = Counter("shortstack_http_requests_total", "Requests answered, by endpoint and status.",
                    ["endpoint", "status"])
+# From the view's start to its response, by endpoint: the redirect's p99 is an alert. nginx's own
+# timings are in its access log; stub_status has none.
+REQUEST_SECONDS = Histogram("shortstack_http_request_duration_seconds", "Time to answer a request, by endpoint.",
+                            ["endpoint"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+# Counted by the click worker, served on its own port (WORKER_METRICS_PORT).
+CLICKS_STORED = Counter("shortstack_clicks_stored_total", "Clicks a click worker stored (not redelivered ones).")
 
 
 def registry() -> CollectorRegistry:

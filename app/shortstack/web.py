@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -48,6 +49,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         "links": LinkStore(backends, settings),
         "api_keys": ApiKeys(backends),
     }
+
+    # The first hook registered, before CSRF's and the rate limit's: a request they refuse is
+    # timed too, and served_by below always finds the clock.
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.perf_counter()
+
     csrf.init_app(app)
     # JSON and machine endpoints: no forms, no cookies (the webhook has its own secret).
     for blueprint in (api.bp, demo.bp, health.bp, telegram_webhook.bp):
@@ -59,7 +67,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         response.headers["X-App-Version"] = settings.version  # a rollout is visible request by request
         if production:  # check_production made sure PUBLIC_BASE_URL is https
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        metrics.REQUESTS.labels(request.endpoint or "unmatched", response.status_code).inc()
+        endpoint = request.endpoint or "unmatched"
+        metrics.REQUESTS.labels(endpoint, response.status_code).inc()
+        metrics.REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - g.started)
         heartbeat.count_request()
         return response
 

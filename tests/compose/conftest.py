@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from project import ARTIFACTS, HERE, NAMESPACE, TELEGRAM_SECRET, TELEGRAM_TOKEN, ComposeProject, compose_projects
+from project import HERE, NAMESPACE, TELEGRAM_SECRET, TELEGRAM_TOKEN, ComposeProject, compose_projects
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,10 +45,5 @@ def project() -> ComposeProject:
         "TELEGRAM_API_URL": "http://fake-telegram:8081",
     })
     running.env["PUBLIC_BASE_URL"] = running.url  # the bot's replies carry links to this stack
-    try:
-        running.compose("up", "--build", "--wait", timeout=900)
+    with running.running():
         yield running
-    finally:
-        # Whatever happened, keep the logs for a person and leave nothing behind.
-        running.save_logs(ARTIFACTS)
-        running.compose("down", "-v", "--remove-orphans", "--timeout", "30", timeout=300, check=False)

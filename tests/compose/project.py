@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,9 @@ TEST_OVERRIDE = HERE / "fake-telegram.yml"
 # The suite's own images (IMAGE_NAMESPACE, set for the whole session by conftest.py): its builds
 # never retag a user's shortstack/* images, and `latest` stays as the next run's build cache.
 NAMESPACE = "shortstack-compose-test"
+# The projects beside the session's (observability, https) build under one of their own: a build
+# from another checkout on this engine never retags the images a running project uses.
+SIDE_NAMESPACE = f"{NAMESPACE}-side"
 
 
 def compose_projects(prefix: str) -> list[str]:
@@ -97,3 +102,14 @@ class ComposeProject:
         folder.mkdir(exist_ok=True)
         with open(folder / f"{self.name}.log", "a") as out:
             out.write(self.compose("logs", "--no-color", "--timestamps", check=False).stdout)
+
+    @contextmanager
+    def running(self) -> Iterator[ComposeProject]:
+        """`up --build --wait`, as the README says; whatever happens then, the logs are kept for a
+        person (ARTIFACTS) and `down -v` leaves nothing behind."""
+        try:
+            self.compose("up", "--build", "--wait", timeout=900)
+            yield self
+        finally:
+            self.save_logs(ARTIFACTS)
+            self.compose("down", "-v", "--remove-orphans", "--timeout", "30", timeout=300, check=False)

@@ -48,7 +48,7 @@ def deploy_under_load(project, *make_args: str) -> tuple[subprocess.CompletedPro
 
 def assert_a_plain_up_recreates_nothing(project) -> None:
     """The user's next `docker compose up -d --scale app=N` leaves every container as it is."""
-    services = ("app", "worker", "nginx", "migrate")
+    services = ("app", "worker", "nginx", "migrate", "certs")
     before = {service: {c["ID"] for c in project.containers(service)} for service in services}
     project.compose("up", "-d", "--scale", f"app={len(before['app'])}")
     assert {service: {c["ID"] for c in project.containers(service)} for service in services} == before

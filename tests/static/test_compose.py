@@ -11,7 +11,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-ONE_SHOT = {"migrate"}
+ONE_SHOT = {"migrate", "certs"}
 # Serves nothing to check (the Locust master's dashboard shows whether it is connected), or a
 # development-only tool behind a profile.
 NO_ENDPOINT = {"locust-worker"} | {name for name, s in SERVICES.items() if s.get("profiles")}
@@ -39,14 +39,21 @@ def test_locust_targets_nginx_and_its_workers_can_scale():
         assert name in files, f"{name} is not copied into the Locust image"
 
 
-def test_only_nginx_publishes_a_port_besides_the_load_generator_dashboard():
+def test_only_nginx_publishes_a_port_besides_the_load_generator_and_prometheus():
     published = {name for name, service in SERVICES.items() if service.get("ports")}
-    assert published == {"nginx", "locust"}
+    assert published == {"nginx", "locust", "prometheus"}
     # Development defaults (secret, passwords, private targets allowed) stay on this machine
     # unless HTTP_BIND says otherwise.
-    assert SERVICES["nginx"]["ports"] == ["${HTTP_BIND:-127.0.0.1}:${HTTP_PORT:-8080}:8080"]
-    # An unauthenticated load generator: reachable from this machine only.
+    assert SERVICES["nginx"]["ports"] == ["${HTTP_BIND:-127.0.0.1}:${HTTP_PORT:-8080}:8080",
+                                          "${HTTP_BIND:-127.0.0.1}:${HTTPS_PORT:-8443}:8443"]
+    # An unauthenticated load generator and metrics UI: reachable from this machine only.
     assert SERVICES["locust"]["ports"] == ["127.0.0.1:${LOCUST_PORT:-8089}:8089"]
+    assert SERVICES["prometheus"]["ports"] == ["127.0.0.1:${PROMETHEUS_PORT:-9090}:9090"]
+
+
+def test_monitoring_is_opt_in():
+    watching = {name for name, service in SERVICES.items() if "observability" in service.get("profiles", [])}
+    assert watching == {"prometheus", "nginx-exporter", "redis-exporter", "postgres-exporter"}
 
 
 def test_app_can_scale():
@@ -78,7 +85,7 @@ def test_migrate_is_one_shot_and_gates_app_and_worker():
     assert SERVICES["nginx"]["depends_on"]["app"]["condition"] == "service_healthy"
 
 
-@pytest.mark.parametrize("builder, sharers", [("app", {"migrate"}), ("worker", {"bot-worker", "bot"})])
+@pytest.mark.parametrize("builder, sharers", [("app", {"migrate", "certs"}), ("worker", {"bot-worker", "bot"})])
 def test_each_image_is_built_once_and_shared_with_one_configuration(builder, sharers):
     # Several services building the same Dockerfile in parallel tag different image ids, and the
     # next `up` recreates containers (nginx included): exactly one service builds each image.
@@ -86,7 +93,7 @@ def test_each_image_is_built_once_and_shared_with_one_configuration(builder, sha
     assert users == {builder} | sharers
     assert [name for name in users if "build" in SERVICES[name]] == [builder]
     assert all(SERVICES[name]["pull_policy"] == "never" for name in sharers)
-    urls = {SERVICES[name]["environment"]["DATABASE_URL"] for name in users}
+    urls = {SERVICES[name]["environment"]["DATABASE_URL"] for name in users - {"certs"}}  # certs: no database
     assert len(urls) == 1 and "@postgres:5432/" in urls.pop()
 
 

@@ -17,6 +17,21 @@ def test_shared_config_passes_nginx_t(tmp_path, public_base_url):
     assert "syntax is ok" in result.stderr
 
 
+@pytest.mark.parametrize("public_base_url", ["", "https://sho.rt.example:8443/"])
+def test_compose_https_config_passes_nginx_t(tmp_path, public_base_url):
+    # As compose mounts it: https/ beside the shared config, its listen.conf, a certificate.
+    nginx = find_binary("nginx")
+    prefix = write_nginx_prefix(tmp_path / "nginx", nginx, 8080, [8001], public_base_url)
+    (prefix / "https").symlink_to(NGINX_DIR / "https")
+    (prefix / "listen.conf").write_text((NGINX_DIR / "https" / "listen.conf").read_text())
+    (prefix / "certs").mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-subj", "/CN=localhost", "-keyout", prefix / "certs" / "privkey.pem",
+                    "-out", prefix / "certs" / "fullchain.pem"], capture_output=True, check=True, timeout=30)
+    result = subprocess.run(nginx_command(nginx, prefix, "-t"), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+
+
 def test_compose_upstream_re_resolves_app_through_docker_dns():
     upstream = (NGINX_DIR / "compose" / "upstream.conf").read_text()
     assert "resolver 127.0.0.11 valid=5s" in upstream

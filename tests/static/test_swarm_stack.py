@@ -14,7 +14,8 @@ STACK_ONLY_SETTINGS = {"migrate": {"MIGRATE_WAIT_S"}}
 
 def test_the_stack_runs_every_long_lived_compose_service_from_the_same_image():
     dev_only = {name for name, service in COMPOSE.items() if service.get("profiles")}
-    assert set(STACK) == set(COMPOSE) - dev_only
+    # The stack's nginx speaks http behind the swarm's own TLS terminator: no certificate to make.
+    assert set(STACK) == set(COMPOSE) - dev_only - {"certs"}
     for name, service in STACK.items():
         assert service["image"] == COMPOSE[name]["image"], name
         assert service.get("command") == COMPOSE[name].get("command"), name

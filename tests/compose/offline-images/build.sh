@@ -13,6 +13,10 @@ images=(
   "postgres:16-alpine postgres trixie"
   "redis:7.2-alpine redis trixie"
   "nginxinc/nginx-unprivileged:1.28-alpine nginx sid"
+  "prom/prometheus:v2.42.0 prometheus bookworm"
+  "nginx/nginx-prometheus-exporter:0.11.0 nginx-exporter bookworm"
+  "oliver006/redis_exporter:v1.45.0 redis-exporter bookworm"
+  "prometheuscommunity/postgres-exporter:v0.11.1 postgres-exporter bookworm"
 )
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
