@@ -77,6 +77,16 @@ def sender_id(update: Update) -> int:
     return update.effective_sender.id
 
 
+def may_show_private_links(update: Update) -> bool:
+    """True in a private chat, or when the sender is a chat (a group's anonymous admins, a channel
+    in its discussion group), whose links are that chat's. A person's links are never listed in
+    a group: every member would read the reply."""
+    return update.effective_chat.type == "private" or update.effective_message.sender_chat is not None
+
+
+PRIVATE_HERE = "Your links and their clicks are yours: ask me in a private chat with me."
+
+
 class LinkBot:
     """The bot's behaviour, on the same link store as the web app."""
 
@@ -149,6 +159,9 @@ class LinkBot:
                                                                sender_id(update), code)):
             await message.reply_text(f"The clicks on {code} are private: only whoever created it can see them.")
             return
+        if not link.public_stats and not may_show_private_links(update):
+            await message.reply_text(PRIVATE_HERE)
+            return
         stats = await asyncio.to_thread(self.links.stats, code)
         recent = await asyncio.to_thread(self.links.clicks_since, code, 24)
         who = stats["visitors"]
@@ -157,6 +170,9 @@ class LinkBot:
                                  f"By people: {who['human']}, by bots: {who['bot']}, link previews: {who['preview']}.")
 
     async def my_links(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not may_show_private_links(update):
+            await update.effective_message.reply_text(PRIVATE_HERE)
+            return
         links = await asyncio.to_thread(self.links.telegram_links, sender_id(update))
         if not links:
             await update.effective_message.reply_text("You have not shortened anything here yet. Send me a link!")

@@ -37,8 +37,14 @@ class ExactRedirect(Response):
     """
 
     def get_wsgi_headers(self, environ: dict) -> Headers:
-        headers = super().get_wsgi_headers(environ)
-        headers["Location"] = self.headers["Location"]
+        # Set aside while werkzeug builds the headers: its iri_to_uri also raises on hosts it cannot
+        # IDNA-encode (a link stored before such hosts were refused), which would be a 500.
+        location = self.headers.pop("Location")
+        try:
+            headers = super().get_wsgi_headers(environ)
+        finally:
+            self.headers["Location"] = location
+        headers["Location"] = location
         return headers
 
 

@@ -29,14 +29,18 @@ RETRY_DELAY_S = 1.0
 # Removes from the group the consumer named ARGV[2] and every consumer idle for ARGV[3] ms, but
 # only those holding nothing pending: XGROUP DELCONSUMER drops a consumer's pending entries, which
 # nobody would then redeliver. A script, so no read can hand a consumer entries between the check
-# and the removal. A live consumer reads every READ_BLOCK_MS, and each read resets its idle time.
-# KEYS: the stream. ARGV: the group, a consumer name (or ""), the idle threshold in ms.
+# and the removal. A live consumer reads every READ_BLOCK_MS, and from Redis 7.2 on each read
+# resets its idle time; before 7.2 only a read that returns entries does, so a sweep never removes
+# the consumer that runs it (another live one it removes is made again by its next read).
+# KEYS: the stream. ARGV: the group, a consumer name (or ""), the idle threshold in ms, a
+# consumer name never removed (or "").
 FORGET_CONSUMERS = """
 local removed = 0
 for _, fields in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
   local consumer = {}
   for i = 1, #fields, 2 do consumer[fields[i]] = fields[i + 1] end
-  if consumer['pending'] == 0 and (consumer['name'] == ARGV[2] or consumer['idle'] >= tonumber(ARGV[3])) then
+  if consumer['pending'] == 0 and consumer['name'] ~= ARGV[4]
+     and (consumer['name'] == ARGV[2] or consumer['idle'] >= tonumber(ARGV[3])) then
     redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], consumer['name'])
     removed = removed + 1
   end
@@ -125,7 +129,8 @@ class StreamReader:
         another consumer to claim from); called once a worker has stopped reading. With Redis
         down the name stays, and another consumer removes it once it has been idle long enough."""
         try:
-            left = self.client.eval(FORGET_CONSUMERS, 1, self.stream, self.group, self.consumer, self.claim_idle_ms)
+            left = self.client.eval(FORGET_CONSUMERS, 1, self.stream, self.group, self.consumer, self.claim_idle_ms,
+                                    "")
         except redis.RedisError as exc:
             log.warning("%s could not leave group %s: %s", self.consumer, self.group, exc)
             return
@@ -152,7 +157,8 @@ class StreamReader:
                      "y" if len(claimed) == 1 else "ies", self.stream)
         # Consumers idle this long are gone (a restart names a new one); once their entries are
         # claimed they hold nothing, and only their names would pile up in the group.
-        forgotten = self.client.eval(FORGET_CONSUMERS, 1, self.stream, self.group, "", self.claim_idle_ms)
+        forgotten = self.client.eval(FORGET_CONSUMERS, 1, self.stream, self.group, "", self.claim_idle_ms,
+                                     self.consumer)
         if forgotten:
             log.info("%s removed %d idle consumer%s from %s", self.consumer, forgotten,
                      "" if forgotten == 1 else "s", self.group)

@@ -109,6 +109,9 @@ def validate_url(value: object, own_address: str | None = None, block_private: b
     host, port = _host_and_port(parsed)
     if not host:
         raise ValidationError("url", "url must include a host, like https://example.com/page.")
+    if not is_domain_name(host):
+        raise ValidationError("url", "url's host is not a valid domain name: each part between dots must "
+                                     "be 1 to 63 characters, not begin or end with '-', 253 in all.")
     url = parsed.href
     if len(url) > MAX_URL_CHARS:
         raise ValidationError("url", f"url is longer than {MAX_URL_CHARS} characters (non-ASCII counts once encoded).")
@@ -141,6 +144,20 @@ def canonical_address(url: str) -> str | None:
     except ValueError:
         return None
     return f"{host}:{port}" if host and port else None
+
+
+def is_domain_name(host: str) -> bool:
+    """True for an IP address, or a name every label of which has 1 to 63 characters and neither
+    begins nor ends with '-', 253 in all (RFC 1035 §2.3.4, RFC 1123 §2.1). The WHATWG parser
+    accepts `a..b` or a 64-character label; no resolver does, and they cannot be redirected to."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    labels = host.split(".")
+    return len(host) <= 253 and all(0 < len(label) <= 63 and not label.startswith("-") and not label.endswith("-")
+                                    for label in labels)
 
 
 def _host_and_port(parsed: ada_url.URL) -> tuple[str, int | None]:

@@ -30,6 +30,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     check_production(settings)
     configure_logging()
     app = Flask(__name__)
+    # werkzeug would answer `/<code>//` with a 308 to an absolute address built from the Host
+    # header; the spellings clients add to a code are sent on by redirects.py, relatively.
+    app.url_map.merge_slashes = False
     production = settings.app_env == "production"
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
                       SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=production)

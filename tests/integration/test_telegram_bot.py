@@ -245,6 +245,15 @@ def test_links_sent_on_behalf_of_a_chat_belong_to_that_chat(stack, fake_api, sen
     assert "0 in total" in ask(stack, fake_api, f"/stats {code}", 1, **sent_as(owner))
 
 
+def test_a_persons_links_and_their_clicks_are_never_shown_in_a_group(stack, fake_api):
+    user, chat = next(users), -1004000000000 - next(users)
+    code = shorten(stack, fake_api, f"https://example.com/mine/{user}", user)  # in a private chat
+    for asked in ("/mylinks", f"/stats {code}"):
+        reply = ask(stack, fake_api, asked, user, chat=group(chat))
+        assert "ask me in a private chat" in reply and code not in reply and "example.com" not in reply
+    assert code in ask(stack, fake_api, "/mylinks", user)  # privately, as ever
+
+
 def bot_log(stack) -> str:
     return (stack.logs_dir / "bot-1.log").read_text()
 

@@ -141,3 +141,17 @@ def test_private_targets_are_refused_when_configured(url):
                                  "http://[64:ff9b::808:808]/", "https://release-2026.10.1.5.example/"])
 def test_public_targets_pass_the_private_check(url):
     assert parse_new_link({"url": url}, NOW, block_private=True).url == url
+
+
+@pytest.mark.parametrize("url", ["https://a..b/", "https://.example.com/", "https://example..com/",
+                                 f"https://{'a' * 64}.com/", "https://-x.com/", "https://x-.example/",
+                                 f"https://{'a.' * 127}com/"])
+def test_a_host_no_resolver_accepts_is_refused(url):
+    with pytest.raises(ValidationError, match="not a valid domain name"):
+        parse_new_link({"url": url}, datetime.now(timezone.utc))
+
+
+@pytest.mark.parametrize("url", ["https://_dmarc.example.com/", "https://xn--bcher-kva.de/", "https://[::1]:8080/",
+                                 "https://1.2.3.4/", f"https://{'a' * 63}.com/", "https://example.com./"])
+def test_hosts_resolvers_accept_stay_accepted(url):
+    assert parse_new_link({"url": url}, datetime.now(timezone.utc)).url
