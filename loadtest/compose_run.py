@@ -15,7 +15,8 @@ class ComposeRun:
     def __init__(self, project: str, env: dict[str, str], http_port: int = 0) -> None:
         self.project = project
         self.http_port = http_port or free_port()
-        self.env = {**os.environ, **env, "HTTP_PORT": str(self.http_port), "LOCUST_PORT": str(free_port())}
+        self.env = {**os.environ, **env, "HTTP_PORT": str(self.http_port), "HTTPS_PORT": str(free_port()),
+                    "LOCUST_PORT": str(free_port())}
 
     @property
     def url(self) -> str:

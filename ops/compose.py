@@ -120,7 +120,7 @@ class Project:
     @property
     def url(self) -> str:
         """nginx as this machine reaches it: its published port on loopback."""
-        [port] = self.config["services"]["nginx"]["ports"]
+        [port] = [p for p in self.config["services"]["nginx"]["ports"] if p["target"] == 8080]  # http, not https
         return f"http://127.0.0.1:{port['published']}"
 
     def image(self, service: str) -> str:

@@ -41,6 +41,7 @@ class ComposeProject:
     env: dict[str, str] = field(default_factory=dict)
     name: str = field(default_factory=lambda: f"shortstack-test-{uuid.uuid4().hex[:8]}")
     http_port: int = field(default_factory=free_port)
+    https_port: int = field(default_factory=free_port)  # env's HTTPS_PORT, when given, wins
     locust_port: int = field(default_factory=free_port)
     fake_telegram_port: int = field(default_factory=free_port)
 
@@ -57,7 +58,8 @@ class ComposeProject:
         return f"http://127.0.0.1:{self.fake_telegram_port}"
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, **self.env, "HTTP_PORT": str(self.http_port), "LOCUST_PORT": str(self.locust_port),
+        return {**os.environ, "HTTPS_PORT": str(self.https_port), **self.env,
+                "HTTP_PORT": str(self.http_port), "LOCUST_PORT": str(self.locust_port),
                 "FAKE_TELEGRAM_PORT": str(self.fake_telegram_port)}
 
     def compose(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:

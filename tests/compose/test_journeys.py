@@ -40,15 +40,16 @@ def test_1_up_build_wait_starts_every_service_healthy_and_migrates_once(project)
     by_service = collections.defaultdict(list)
     for container in containers:
         by_service[container["Service"]].append(container)
-    assert set(by_service) == LONG_RUNNING | {"migrate"}
+    assert set(by_service) == LONG_RUNNING | {"migrate", "certs"}
     for name in LONG_RUNNING:
         for container in by_service[name]:
             assert container["State"] == "running", container
             # Services without a healthcheck (the Locust worker, the fake) report no health.
             assert container["Health"] in ("healthy", ""), container
     assert len(by_service["app"]) == 3
-    [migrate] = by_service["migrate"]
-    assert (migrate["State"], migrate["ExitCode"]) == ("exited", 0)
+    for one_shot in ("migrate", "certs"):
+        [job] = by_service[one_shot]
+        assert (job["State"], job["ExitCode"]) == ("exited", 0), one_shot
     assert requests.get(f"{project.url}/readyz", timeout=10).status_code == 200
 
 
@@ -185,7 +186,9 @@ def test_7b_redis_stopped_under_load_redirects_keep_their_pace_and_no_click_is_l
     print(f"Redis stopped: {len(before.outcomes)} redirects in 5 s before, {len(during.outcomes)} in 15 s during "
           f"(rate ratio {ratio:.2f}, slowest {slowest * 1000:.0f} ms)")
     assert before.failed({302}) == [] and during.failed({302}) == [], during.failed({302})[:3]
-    assert ratio >= 0.5 and slowest < 1, (ratio, slowest)
+    # Loose bounds, as timings are noisy here (the figures go to docs/operations.md): without the
+    # breaker each redirect waited on DNS, 5 to 15 s, and 43 completed in 15 s instead of ~3 200.
+    assert ratio >= 0.25 and slowest < 5, (ratio, slowest)
     assert wait_for(lambda: click_count(project, code) == made, 60, f"{made} stored clicks")
 
 
