@@ -12,7 +12,7 @@ from werkzeug.exceptions import BadRequest
 from . import cluster, services
 from .health import dependency_checks
 from .links import AliasTaken, Link
-from .problems import problem
+from .problems import Problem
 from .ratelimit import limit_link_creation
 from .validation import ValidationError, looks_like_code
 
@@ -32,23 +32,23 @@ def create_link() -> Response:
     """Shorten a URL: 201 with the new link, or a problem explaining what to fix."""
     owner = services.current_owner()
     if owner.key_id is None and services.settings().create_requires_key:
-        return problem(401, KEY_NEEDED)
+        raise Problem(401, KEY_NEEDED)
     if not request.is_json:
-        return problem(415, "Send the body as JSON with 'Content-Type: application/json'.")
+        raise Problem(415, "Send the body as JSON with 'Content-Type: application/json'.")
     try:
         body = request.get_json()
     except BadRequest:
-        return problem(400, "The body is not valid JSON.")
+        raise Problem(400, "The body is not valid JSON.") from None
     except RecursionError:
-        return problem(400, "The body is nested too deeply to be a link.")
+        raise Problem(400, "The body is nested too deeply to be a link.") from None
     try:
         new = services.parse_link_request(body, datetime.now(timezone.utc))
     except ValidationError as exc:
-        return problem(422, exc.detail, "Invalid link", errors=[{"field": exc.field, "detail": exc.detail}])
+        raise Problem(422, exc.detail, "Invalid link", errors=[{"field": exc.field, "detail": exc.detail}]) from None
     try:
         link = services.links().create(new, owner)
     except AliasTaken:
-        return problem(409, f"The alias {new.alias!r} is already taken; choose another.", "Alias taken")
+        raise Problem(409, f"The alias {new.alias!r} is already taken; choose another.", "Alias taken") from None
     response = jsonify(_link_json(link))
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_link", code=link.code)
@@ -58,9 +58,7 @@ def create_link() -> Response:
 @bp.get("/links/<code>")
 def get_link(code: str) -> Response:
     """The link and its total clicks, for its owner (or anyone, if its stats are public)."""
-    link, refused = _visible_link(code)
-    if refused:
-        return refused
+    link = _visible_link(code)
     body = _link_json(link)
     body["click_count"] = link.click_count
     body["expired"] = link.is_expired(datetime.now(timezone.utc))
@@ -71,8 +69,8 @@ def get_link(code: str) -> Response:
 def get_stats(code: str) -> Response:
     """Clicks per hour and per day, top referrers and bot clicks (times in UTC), for the link's
     owner (or anyone, if its stats are public)."""
-    _, refused = _visible_link(code)
-    return refused or jsonify(services.links().stats(code))
+    _visible_link(code)
+    return jsonify(services.links().stats(code))
 
 
 @bp.get("/cluster")
@@ -99,14 +97,14 @@ def openapi() -> Response:
     return Response(OPENAPI, mimetype="application/json")
 
 
-def _visible_link(code: str) -> tuple[Link | None, Response | None]:
-    """The link, or the problem to answer instead: 404 unknown, 403 not the asker's to see."""
+def _visible_link(code: str) -> Link:
+    """The link, if the asker may see it. Raises Problem: 404 unknown, 403 not the asker's to see."""
     link = services.links().get(code) if looks_like_code(code) else None
     if link is None:
-        return None, problem(404, f"No link has the code {code!r}.")
+        raise Problem(404, f"No link has the code {code!r}.")
     if not link.visible_to(services.current_owner()):
-        return None, problem(403, PRIVATE_DETAIL, "Private link")
-    return link, None
+        raise Problem(403, PRIVATE_DETAIL, "Private link")
+    return link
 
 
 def _link_json(link: Link) -> dict:

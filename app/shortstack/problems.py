@@ -19,6 +19,18 @@ RETRY_AFTER_S = 5
 NOT_FOUND_DETAIL = "There is no short link here. Check the address for typos."
 
 
+class Problem(HTTPException):
+    """The one way a view answers an error: `raise Problem(status, detail)`. The handler below
+    turns it into problem+json under /api/ and the error page elsewhere; `extensions` become
+    extra members of the problem body (RFC 9457 section 3.2)."""
+
+    def __init__(self, status: int, detail: str, title: str | None = None, **extensions: object) -> None:
+        super().__init__(description=detail)
+        self.code = status
+        self.title = title
+        self.extensions = extensions
+
+
 def problem(status: int, detail: str, title: str | None = None, **extensions: object) -> Response:
     """A problem+json response; `extensions` become extra members of the body."""
     body = {"type": "about:blank", "title": title or HTTP_STATUS_CODES.get(status, "Error"), "status": status,
@@ -29,10 +41,10 @@ def problem(status: int, detail: str, title: str | None = None, **extensions: ob
     return response
 
 
-def error_response(status: int, detail: str, title: str | None = None) -> Response:
+def error_response(status: int, detail: str, title: str | None = None, **extensions: object) -> Response:
     """The error in the form the client expects: problem+json for the API, a page otherwise."""
     if request.path.startswith("/api/"):
-        return problem(status, detail, title)
+        return problem(status, detail, title, **extensions)
     title = title or HTTP_STATUS_CODES.get(status, "Error")
     return Response(render_template("error.html", status=status, title=title, detail=detail), status=status)
 
@@ -42,6 +54,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
+        if isinstance(exc, Problem):
+            return error_response(exc.code, exc.description, exc.title, **exc.extensions)
         if isinstance(exc, RequestEntityTooLarge):
             detail = f"The request body is larger than {app.config['MAX_CONTENT_LENGTH'] // 1024} KiB."
         elif exc.code == 404 and not request.path.startswith("/api/"):
