@@ -115,3 +115,32 @@ def test_http_1_0_without_host_is_refused_not_given_the_replicas_bind_address(st
                                        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
                                        % (len(body), body))
     assert status == 201 and json.loads(reply)["short_url"].startswith("http://sho.rt.example/")
+
+
+@pytest.mark.parametrize("target", ["/", "/api/v1/links/abcdefg"])
+@pytest.mark.parametrize("request_line", [
+    "GET {target}\u00e9t\u00e9 HTTP/1.1",                      # raw UTF-8 bytes, not percent-encoded
+    "GET {target}\x01 HTTP/1.1",                               # a control character in the target
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMN {target} HTTP/1.1",  # a 40-character method
+    "get {target} HTTP/1.1",                                   # methods are case-sensitive (RFC 9110 §9.1)
+])
+def test_a_malformed_request_line_is_4xx_in_the_stacks_form(stack, target, request_line):
+    line = request_line.format(target=target)
+    status, headers, body = exchange(stack, f"{line}\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    assert 400 <= status < 500, body[:300]
+    assert_stack_form(target, status, headers, body, status, "")
+    if status == 405:
+        assert "GET" in headers["allow"]
+
+
+@pytest.mark.parametrize("target", ["/", "/api/v1/links/abcdefg"])
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/3.0"])
+def test_an_unsupported_http_version_is_400_in_the_stacks_form(stack, target, version):
+    status, headers, body = exchange(stack, f"GET {target} {version}\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    assert_stack_form(target, status, headers, body, 400, "HTTP version")
+
+
+@pytest.mark.parametrize("target", ["/static/", "/static/../static/", "/static"])
+def test_a_static_folder_is_not_a_listing_and_fails_in_the_page_form(stack, target):
+    status, headers, body = get(stack, target)
+    assert_stack_form(target, status, headers, body, 404, "")
