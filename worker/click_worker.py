@@ -69,11 +69,17 @@ def referrer_host(referrer: str) -> str | None:
 
 
 # The patterns crawler-user-agents tags social-preview: chat apps and social networks fetching a
-# page to show a card. Fediverse servers fetch one for every link posted; version 1.67.0 knows
-# Mastodon's fetcher but not Misskey's ("Misskey/2023.11.0 (https://misskey.io)"): to be sent upstream.
+# page to show a card. Fediverse servers fetch one for every link posted, Bluesky's Cardyb one for
+# every post; version 1.67.0 knows Mastodon's fetcher but not these (to be sent upstream).
+_UNLISTED_PREVIEW_FETCHERS = [r"^Misskey/", r"^(Akkoma|Pleroma) \d", r"^GoToSocial/", r"Bluesky Cardyb/"]
 _PREVIEW_FETCHERS = re.compile("|".join(
     [entry["pattern"] for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA if "social-preview" in entry["tags"]]
-    + [r"^Misskey/"]))
+    + _UNLISTED_PREVIEW_FETCHERS))
+# A person follows a link in a browser, and every browser's User-Agent starts with Mozilla/ (Opera
+# 12 and older: Opera/); anything else is a program (PostmanRuntime/, reqwest/, undici, Dalvik/).
+# A contact address (+https://…, +mailto:) is how a crawler signs itself; no browser has one.
+_BROWSER = re.compile(r"^(Mozilla|Opera)/")
+_SIGNED = re.compile(r"\+(https?://|mailto:)")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -81,8 +87,9 @@ def classify_user_agent(user_agent: str) -> tuple[str, Visitor]:
     """(browser or client family, who it is), from the User-Agent header alone.
 
     A preview if one of crawler-user-agents' social-preview patterns matches; a bot if another of
-    its patterns matches, if ua-parser calls the device a Spider, or if there is no User-Agent
-    (every browser sends one; curl, scripts and scanners may not). Else a person. Parsing is slow
+    its patterns matches, if ua-parser calls the device a Spider, if there is no User-Agent
+    (every browser sends one; curl, scripts and scanners may not), if it is not a browser's or if
+    it carries a contact address. Else a person. Parsing is slow
     (about 1 ms for a new string, most of it ua-parser's), and real traffic repeats User-Agents, hence the cache.
     """
     if not user_agent:
@@ -92,6 +99,8 @@ def classify_user_agent(user_agent: str) -> tuple[str, Visitor]:
     if _PREVIEW_FETCHERS.search(user_agent):
         return family, "preview"
     if crawleruseragents.is_crawler(user_agent) or (parsed.device is not None and parsed.device.family == "Spider"):
+        return family, "bot"
+    if not _BROWSER.match(user_agent) or _SIGNED.search(user_agent):
         return family, "bot"
     return family, "human"
 

@@ -54,6 +54,17 @@ def test_referrer_host(referrer, host):
     ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", "FacebookBot", "preview"),
     ("TelegramBot (like TwitterBot)", "TelegramBot", "preview"),
     ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "Slackbot-LinkExpanding", "preview"),
+    # Card fetchers the pattern list does not know: the fediverse beyond Mastodon, and Bluesky.
+    ("Mozilla/5.0 (compatible; Bluesky Cardyb/1.1; +mailto:support@bsky.app)", "Other", "preview"),
+    ("Akkoma 3.10.4; https://akkoma.example <admin@akkoma.example>", "Other", "preview"),
+    ("Pleroma 2.5.0; https://pleroma.example <admin@pleroma.example>", "Other", "preview"),
+    ("GoToSocial/0.13.0 (+https://gts.example)", "Other", "preview"),
+    # Programs, not browsers: API clients and HTTP libraries no pattern list names.
+    ("PostmanRuntime/7.36.0", "PostmanRuntime", "bot"),
+    ("reqwest/0.11.22", "reqwest", "bot"),
+    ("undici", "Other", "bot"),
+    ("Dalvik/2.1.0 (Linux; U; Android 13; Pixel 7 Build/TQ3A.230805.001)", "Android", "bot"),
+    ("Mozilla/5.0 (compatible; LinkCheck/2.0; +https://linkcheck.example/about)", "Other", "bot"),
 ])
 def test_user_agents_are_classified(user_agent, family, visitor):
     assert classify_user_agent(user_agent) == (family, visitor)
