@@ -84,6 +84,21 @@ def may_show_private_links(update: Update) -> bool:
     return update.effective_chat.type == "private" or update.effective_message.sender_chat is not None
 
 
+def unreadable(update: Update) -> str | None:
+    """Why the handlers cannot take `update`, or None. The Bot API promises every message a sender
+    (`from`, or `sender_chat` for a chat's own) and integer entity offsets and lengths; an update
+    without them was not sent by Telegram, so it is set aside rather than tripping a handler."""
+    message = update.effective_message
+    if message is None:
+        return None
+    if update.effective_sender is None:
+        return "a message without a sender"
+    for entity in (*message.entities, *message.caption_entities):
+        if not (isinstance(entity.offset, int) and isinstance(entity.length, int)):
+            return "an entity whose offset or length is not an integer"
+    return None
+
+
 PRIVATE_HERE = "Your links and their clicks are yours: ask me in a private chat with me."
 
 
@@ -222,8 +237,11 @@ async def consume(bot: LinkBot, stop: threading.Event, liveness: LivenessFile) -
                 if fields is not None:
                     try:
                         update = Update.de_json(updatestream.decode(fields), application.bot)
+                        reason = unreadable(update)
                     except Exception as exc:  # any malformed update: set it aside, never stop on input
-                        log.error("bot worker: update %s cannot be read (%s: %s)", stream_id, type(exc).__name__, exc)
+                        reason = f"{type(exc).__name__}: {exc}"
+                    if reason:
+                        log.error("bot worker: update %s cannot be read (%s)", stream_id, reason)
                         dead = [(stream_id, fields)]
                     else:
                         # Handler errors are python-telegram-bot's to report (LinkBot.on_error).

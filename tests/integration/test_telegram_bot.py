@@ -359,3 +359,27 @@ def test_an_update_larger_than_other_requests_is_taken(stack, fake_api):
     too_big = requests.post(f"{stack.url}/api/v1/links", data=json.dumps({"url": url, "pad": "я" * 4000}), timeout=10,
                             headers={"Content-Type": "application/json"})
     assert too_big.status_code == 413
+
+
+def test_forged_updates_are_set_aside_without_a_traceback(stack, fake_api):
+    """Updates Telegram never sends (a message with no sender at all, entity offsets that are not
+    integers), delivered with the right secret: set aside as unreadable, no reply, no traceback."""
+    user, url = next(users), "https://example.com/forged"
+    forged = [
+        message_update(next(update_ids), url, user, (url,), **{"from": None}),
+        message_update(next(update_ids), f"see {url}", user,
+                       entities=({"type": "url", "offset": "4", "length": len(url)},)),
+        message_update(next(update_ids), f"see {url}", user,
+                       entities=({"type": "url", "offset": 4, "length": None},)),
+    ]
+    logged_before = len(bot_log(stack))
+    for update in forged:
+        assert deliver(stack.url, update).status_code == 200
+    assert "I shorten links." in ask(stack, fake_api, "/help", user)  # handled after every forged one
+    wait_for(lambda: cache(stack).xlen("bot:updates") == 0, 15, "the queue drained")
+    dead = {json.loads(fields["update"])["update_id"] for _, fields in cache(stack).xrange("bot:updates:dead")}
+    assert {update["update_id"] for update in forged} <= dead
+    assert len(fake_api.replies_to(user)) == 1
+    assert "Traceback" not in bot_log(stack)[logged_before:]
+    with db(stack) as conn:
+        assert conn.execute("SELECT count(*) FROM links WHERE url = %s", (url,)).fetchone()[0] == 0
