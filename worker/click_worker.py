@@ -178,7 +178,7 @@ def log_stored(clicks: list[StoredClick]) -> None:
     ids = [c.request_id for c in clicks if c.request_id]
     for start in range(0, len(ids), REQUEST_IDS_PER_LINE):
         chunk = ids[start:start + REQUEST_IDS_PER_LINE]
-        log.info("stored the clicks of %d requests", len(chunk), extra={"request_ids": chunk})
+        log.info("clicks stored", extra={"request_ids": chunk})
 
 
 class ClickWorker:
