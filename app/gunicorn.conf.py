@@ -2,7 +2,12 @@
 
 import os
 
+from gunicorn.glogging import Logger
 from gunicorn.workers.sync import SyncWorker
+
+# gunicorn runs this file from the app's folder, so the package is importable here.
+from shortstack.config import Settings, check_production
+from shortstack.lifecycle import json_formatter
 
 # The replica's workers are separate processes: Prometheus counters need a folder they share.
 # Set here rather than in the image, so the one-process jobs (worker, migrate, bot) never need it.
@@ -50,13 +55,29 @@ preload_app = False
 # 400/414 pages are never what a client sees.
 limit_request_line = 8190
 limit_request_fields = 32768
-# nginx writes the access log (with upstream timings); the replica logs errors only.
+# nginx writes the access log (with upstream timings) and the app one JSON line per request
+# (shortstack.web); gunicorn's own access log would be a third line in a third format.
 accesslog = None
 errorlog = "-"
 
 
+class JsonLogger(Logger):
+    """gunicorn's own messages (listening, worker booted, exited, timed out) as the app's JSON lines."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(json_formatter())
+
+
+logger_class = JsonLogger
+
+
 def on_starting(server):
-    """Start each replica with empty metrics: old files would add a previous run's counts."""
+    """Refuse to start with unsafe production settings (in the master: a worker that exits is
+    only started again, for ever), and start each replica with empty metrics: old files would
+    add a previous run's counts."""
+    check_production(Settings.from_env())
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
         os.makedirs(folder, exist_ok=True)

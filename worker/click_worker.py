@@ -34,6 +34,10 @@ from shortstack.streams import READ_BLOCK_MS, RETRY_DELAY_S, StreamReader
 log = logging.getLogger("shortstack.worker")
 
 REPORT_EVERY_S = 10.0
+# The request ids of a stored batch are logged this many to a line: a batch holds up to 2 000, and
+# Docker (like most log shippers) splits lines longer than 16 KiB; 200 ids of at most 64
+# characters (clickstream.MAX_REQUEST_ID_CHARS) stay under it.
+REQUEST_IDS_PER_LINE = 200
 
 
 # Who followed a link: a person, a bot (crawler, monitor, script), or a link preview (a chat app
@@ -51,6 +55,7 @@ class StoredClick:
     referrer_host: str | None
     ua_family: str
     visitor: Visitor
+    request_id: str = ""  # of the redirect that queued it, for the log only
 
     @property
     def is_bot(self) -> bool:
@@ -116,6 +121,7 @@ def enrich(stream_id: str, event: clickstream.ClickEvent) -> StoredClick:
         referrer_host=referrer_host(event.referrer),
         ua_family=family,
         visitor=visitor,
+        request_id=event.request_id,
     )
 
 
@@ -174,6 +180,16 @@ def store_batch(conn: psycopg.Connection, clicks: list[StoredClick]) -> int:
     return new
 
 
+def log_stored(clicks: list[StoredClick]) -> None:
+    """Log the request ids of stored clicks (those that carry one), REQUEST_IDS_PER_LINE to a line:
+    `grep <id>` then finds the click's storing. Not a line per click: one costs 20-30 µs of CPU,
+    as much as the worker and PostgreSQL spend storing a click or more."""
+    ids = [c.request_id for c in clicks if c.request_id]
+    for start in range(0, len(ids), REQUEST_IDS_PER_LINE):
+        chunk = ids[start:start + REQUEST_IDS_PER_LINE]
+        log.info("clicks stored", extra={"request_ids": chunk})
+
+
 class ClickWorker:
     """One consumer in the click-workers group."""
 
@@ -225,6 +241,7 @@ class ClickWorker:
             new = store_batch(self._connection(), clicks)
             self.stored += new
             metrics.CLICKS_STORED.inc(new)
+            log_stored(clicks)
         if done:
             # Acknowledged only now that PostgreSQL has committed.
             self.reader.acknowledge(done, dead, clickstream.DEAD_LETTER_STREAM, stop)

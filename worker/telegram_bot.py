@@ -39,7 +39,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 from shortstack import shorturls, updatestream
 from shortstack.backends import Backends, connect_redis
 from shortstack.config import Settings
-from shortstack.lifecycle import LivenessFile, configure_logging, on_stop_signals
+from shortstack.lifecycle import LivenessFile, configure_logging, handling_request, on_stop_signals
 from shortstack.links import LinkStore
 from shortstack.streams import READ_BLOCK_MS, RETRY_DELAY_S, StreamReader
 from shortstack.validation import ValidationError, looks_like_code, parse_new_link
@@ -235,17 +235,20 @@ async def consume(bot: LinkBot, stop: threading.Event, liveness: LivenessFile) -
             for stream_id, fields in entries:
                 dead = []
                 if fields is not None:
-                    try:
-                        update = Update.de_json(updatestream.decode(fields), application.bot)
-                        reason = unreadable(update)
-                    except Exception as exc:  # any malformed update: set it aside, never stop on input
-                        reason = f"{type(exc).__name__}: {exc}"
-                    if reason:
-                        log.error("bot worker: update %s cannot be read (%s)", stream_id, reason)
-                        dead = [(stream_id, fields)]
-                    else:
-                        # Handler errors are python-telegram-bot's to report (LinkBot.on_error).
-                        await application.process_update(update)
+                    # Its log lines carry the webhook call's request id, as the replica's did.
+                    with handling_request(updatestream.request_id(fields)):
+                        try:
+                            update = Update.de_json(updatestream.decode(fields), application.bot)
+                            reason = unreadable(update)
+                        except Exception as exc:  # any malformed update: set it aside, never stop on input
+                            reason = f"{type(exc).__name__}: {exc}"
+                        if reason:
+                            log.error("bot worker: update %s cannot be read (%s)", stream_id, reason)
+                            dead = [(stream_id, fields)]
+                        else:
+                            # Handler errors are python-telegram-bot's to report (LinkBot.on_error).
+                            await application.process_update(update)
+                            log.info("update %s handled", update.update_id)
                 if not await asyncio.to_thread(reader.acknowledge, [stream_id], dead, updatestream.DEAD_LETTER_STREAM,
                                                stop):
                     return  # stopped while Redis was away: the update stays pending (and the name in the group)

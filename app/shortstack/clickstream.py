@@ -18,6 +18,8 @@ DROPPED_KEY = "clicks:dropped"
 DEAD_LETTER_STREAM = "clicks:dead"
 # Client-supplied headers are cut to this length so one request cannot bloat the stream.
 MAX_HEADER_CHARS = 512
+# nginx passes a caller's own X-Request-ID on: kept to this length (a UUID is 36, nginx's own 32).
+MAX_REQUEST_ID_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,11 @@ class ClickEvent:
     # Set by a replica that kept the click while Redis was down (clickspool): the id it is stored
     # under instead of its stream entry id, so a spooled click queued twice is stored once.
     click_id: str = ""
+    # The X-Request-ID of the redirect, which the worker logs when it stores the click.
+    request_id: str = ""
 
     def to_fields(self) -> dict[str, str]:
-        """The stream entry's fields ("click_id" only when set)."""
+        """The stream entry's fields ("click_id" and "request_id" only when set)."""
         fields = {
             "code": self.code,
             "at_ms": str(self.at_ms),
@@ -42,6 +46,8 @@ class ClickEvent:
         }
         if self.click_id:
             fields["click_id"] = self.click_id
+        if self.request_id:
+            fields["request_id"] = self.request_id[:MAX_REQUEST_ID_CHARS]
         return fields
 
     @classmethod
@@ -54,6 +60,7 @@ class ClickEvent:
                 referrer=fields.get("referrer", ""),
                 user_agent=fields.get("user_agent", ""),
                 click_id=fields.get("click_id", ""),
+                request_id=fields.get("request_id", ""),
             )
         except (KeyError, ValueError) as exc:
             raise ValueError(f"not a click event: {fields!r}") from exc

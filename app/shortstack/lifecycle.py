@@ -3,17 +3,54 @@ the liveness file that compose's healthcheck reads."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import signal
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+from pythonjsonlogger.json import JsonFormatter
+
+# The X-Request-ID nginx set on the request being handled (the app), or that travelled with the
+# queued entry being handled (the bot worker); "" outside one. Every log line made meanwhile
+# carries it, so `grep <id>` follows one request from nginx through a replica to the workers.
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to a record made while REQUEST_ID is set (unless the call gave one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = REQUEST_ID.get()
+        if request_id and not hasattr(record, "request_id"):
+            record.request_id = request_id
+        return True
+
+
+def json_formatter() -> logging.Formatter:
+    """One JSON object per line: time (ISO 8601, UTC), level, logger, message, then every field
+    passed in `extra=` (request_id among them), as nginx's access log is JSON too."""
+    return JsonFormatter("{levelname}{name}{message}", style="{", timestamp="time",
+                         rename_fields={"levelname": "level", "name": "logger"})
 
 
 def configure_logging() -> None:
-    """INFO and above to stderr, one format for the app, the workers and the jobs."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    """INFO and above to stderr as JSON lines, one format for the app, the workers and the jobs."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(json_formatter())
+    handler.addFilter(RequestIdFilter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+
+@contextlib.contextmanager
+def handling_request(request_id: str) -> Iterator[None]:
+    """Log lines made inside the block carry `request_id` (none when it is "")."""
+    token = REQUEST_ID.set(request_id)
+    try:
+        yield
+    finally:
+        REQUEST_ID.reset(token)
 
 
 def on_stop_signals(callback: Callable[[], None]) -> None:

@@ -63,7 +63,8 @@ def follow(code: str) -> Response:
     now_ms = time.time_ns() // 1_000_000
     # Link previewers' HEAD requests are not clicks.
     click = clickstream.ClickEvent(code=code, at_ms=now_ms, referrer=request.headers.get("Referer", ""),
-                                   user_agent=request.headers.get("User-Agent", "")) \
+                                   user_agent=request.headers.get("User-Agent", ""),
+                                   request_id=request.headers.get("X-Request-ID", "")) \
         if request.method == "GET" else None
     links = services.links()
     followed, target = links.follow_cached(code, now_ms, click)

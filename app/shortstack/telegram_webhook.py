@@ -43,7 +43,7 @@ def webhook() -> Response:
         return problem(400, "The body must be a Telegram Update: a JSON object with an integer update_id.")
     client = services.backends().redis
     try:
-        queued = updatestream.enqueue_once(client, update)
+        queued = updatestream.enqueue_once(client, update, request.headers.get("X-Request-ID", ""))
     except redis.RedisError as exc:
         log.warning("telegram update %s not queued: %s", update["update_id"], exc)
         response = problem(503, "The update queue is unavailable; Telegram will deliver the update again.")

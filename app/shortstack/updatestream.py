@@ -10,6 +10,8 @@ import json
 
 import redis
 
+from .clickstream import MAX_REQUEST_ID_CHARS
+
 STREAM = "bot:updates"
 GROUP = "bot-workers"
 # Updates the bot worker cannot read are moved here (and acknowledged) instead of stopping it.
@@ -23,18 +25,25 @@ MAX_UPDATE_BYTES = 64 * 1024
 # Mark the update seen and queue it in one step: a crash between the two would lose it.
 _ENQUEUE_ONCE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  return redis.call('XADD', KEYS[2], '*', 'update', ARGV[2])
+  return redis.call('XADD', KEYS[2], '*', 'update', ARGV[2], 'request_id', ARGV[3])
 end
 return false
 """
 
 
-def enqueue_once(client: redis.Redis, update: dict) -> bool:
-    """Queue `update` unless its update_id was queued before; True if this call queued it."""
+def enqueue_once(client: redis.Redis, update: dict, request_id: str = "") -> bool:
+    """Queue `update` unless its update_id was queued before; True if this call queued it.
+    `request_id` (the webhook call's X-Request-ID) travels with it for the bot worker's log."""
     return bool(client.eval(_ENQUEUE_ONCE, 2, f"bot:seen:{update['update_id']}", STREAM, SEEN_TTL_S,
-                            json.dumps(update)))
+                            json.dumps(update), request_id[:MAX_REQUEST_ID_CHARS]))
 
 
 def decode(fields: dict[str, str]) -> dict:
     """The update a stream entry carries."""
     return json.loads(fields["update"])
+
+
+def request_id(fields: dict[str, str]) -> str:
+    """The X-Request-ID of the webhook call that queued the entry ("" for entries queued before
+    request ids travelled with them)."""
+    return fields.get("request_id", "")

@@ -16,10 +16,13 @@ from .backends import Backends
 from .clickspool import ClickSpool
 from .cluster import AppHeartbeat
 from .config import Settings, check_production
-from .lifecycle import configure_logging
+from .lifecycle import REQUEST_ID, configure_logging
 from .links import LinkStore
 
 log = logging.getLogger(__name__)
+# One JSON line per request a replica answers, with nginx's request id: the replica's part of
+# following a request (nginx writes its own line; gunicorn's access log stays off).
+access_log = logging.getLogger("shortstack.access")
 MAX_BODY_BYTES = 16 * 1024
 csrf = CSRFProtect()
 
@@ -58,6 +61,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.before_request
     def start_clock() -> None:
         g.started = time.perf_counter()
+        g.request_id_token = REQUEST_ID.set(request.headers.get("X-Request-ID", ""))
+
+    @app.teardown_request
+    def forget_request_id(exc: BaseException | None) -> None:
+        if "request_id_token" in g:
+            REQUEST_ID.reset(g.request_id_token)
 
     csrf.init_app(app)
     # JSON and machine endpoints: no forms, no cookies (the webhook has its own secret).
@@ -71,8 +80,15 @@ def create_app(settings: Settings | None = None) -> Flask:
         if production:  # check_production made sure PUBLIC_BASE_URL is https
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         endpoint = request.endpoint or "unmatched"
+        seconds = time.perf_counter() - g.started
         metrics.REQUESTS.labels(endpoint, response.status_code).inc()
-        metrics.REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - g.started)
+        metrics.REQUEST_SECONDS.labels(endpoint).observe(seconds)
+        # Probes are not traffic: compose and Kubernetes ask every few seconds (nginx's own
+        # /nginx-health is not logged either).
+        if request.blueprint != "health":
+            access_log.info("%s %s %d", request.method, request.path, response.status_code,
+                            extra={"method": request.method, "path": request.path, "status": response.status_code,
+                                   "endpoint": endpoint, "duration_ms": round(seconds * 1000, 2)})
         heartbeat.count_request()
         return response
 

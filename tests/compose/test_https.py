@@ -50,6 +50,17 @@ def test_a_link_is_created_and_followed_over_https(secure):
     assert followed.headers["Strict-Transport-Security"] == "max-age=63072000"  # once, from nginx
 
 
+def test_production_with_the_default_settings_refuses_to_start_and_says_what_to_set(secure):
+    # The defaults a clone starts with: the development secret, compose's passwords, no public address.
+    refused = secure.compose("run", "--rm", "--no-deps", "-T", "-e", "APP_ENV=production", "-e", "PUBLIC_BASE_URL=",
+                             "app", check=False, timeout=120)
+    assert refused.returncode != 0
+    said = refused.stdout + refused.stderr
+    assert "APP_ENV=production needs SECRET_KEY set to a long random value" in said, said
+    assert "DATABASE_URL with a password of your own" in said and "PUBLIC_BASE_URL set to the https://" in said
+    assert "Traceback" not in said
+
+
 @pytest.mark.parametrize("version, name", [(ssl.TLSVersion.TLSv1_2, "TLSv1.2"), (ssl.TLSVersion.TLSv1_3, "TLSv1.3")])
 def test_tls_1_2_and_1_3_are_both_spoken(secure, version, name):
     context = ssl.create_default_context(cafile=ca(secure))

@@ -151,6 +151,19 @@ def test_6_the_telegram_webhook_through_nginx_gets_exactly_one_reply(project):
     assert len(replies()) == 1
 
 
+def test_6b_one_request_is_followed_by_its_id_through_nginx_app_and_worker_logs(project):
+    followed = requests.get(f"{project.url}/{remembered['code']}", allow_redirects=False, timeout=10)
+    assert followed.status_code == 302
+    request_id = followed.headers["X-Request-ID"]  # minted by nginx
+
+    def services_logging_it() -> set[str]:
+        return {service for service in ("nginx", "app", "worker")
+                if request_id in project.compose("logs", "--no-color", "--no-log-prefix", service).stdout}
+
+    assert wait_for(lambda: services_logging_it() == {"nginx", "app", "worker"}, 20,
+                    "the request id on nginx, app and worker lines", interval=1)
+
+
 def test_7_the_logs_hold_no_traceback_and_nothing_repeats_while_idle(project):
     assert "Traceback" not in project.logs()
     time.sleep(12)  # the stack idles: heartbeats, blocking reads, healthchecks

@@ -68,6 +68,21 @@ def test_a_url_gets_exactly_one_reply_with_a_working_short_link(stack, fake_api)
     assert short_url in ask(stack, fake_api, "/mylinks", user)
 
 
+def test_the_bot_worker_logs_the_request_id_of_the_webhook_call_that_queued_the_update(stack, fake_api):
+    user = next(users)
+    update = message_update(next(update_ids), "/help", user)
+    response = deliver(stack.url, update)
+    assert response.status_code == 200
+    request_id, replica = response.headers["X-Request-ID"], response.headers["X-Served-By"]
+    wait_for(lambda: fake_api.replies_to(user), 15, "the reply")
+    handled = wait_for(lambda: [json.loads(line) for line in bot_log(stack).splitlines() if request_id in line], 15,
+                       "the bot worker's line")
+    assert [line["message"] for line in handled] == [f"update {update['update_id']} handled"]
+    assert handled[0]["request_id"] == request_id
+    replica_log = (stack.logs_dir / f"{replica}.log").read_text()
+    assert f'"request_id": "{request_id}"' in replica_log and '"path": "/telegram/webhook"' in replica_log
+
+
 def test_the_same_update_delivered_to_two_replicas_is_answered_once(stack, fake_api):
     user = next(users)
     update = message_update(next(update_ids), "https://example.com/twice", user, ("https://example.com/twice",))
@@ -283,8 +298,8 @@ def test_updates_the_bot_does_not_answer_are_skipped_without_an_error(stack, fak
     wait_for(lambda: cache(stack).xlen("bot:updates") == 0, 15, "the queue drained")
     assert [fake_api.replies_to(chat) for chat in (channel, discussion)] == [[], []]
     assert len(fake_api.replies_to(user)) == 1
-    logged = bot_log(stack)[logged_before:]
-    assert "Traceback" not in logged and " ERROR " not in logged, logged
+    logged = [json.loads(line) for line in bot_log(stack)[logged_before:].splitlines()]
+    assert [line for line in logged if line["level"] == "ERROR" or "exc_info" in line] == [], logged
     with db(stack) as conn:
         assert conn.execute("SELECT count(*) FROM links WHERE url = %s", (url,)).fetchone()[0] == 0
 

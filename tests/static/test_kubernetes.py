@@ -103,6 +103,16 @@ def test_images_are_the_ones_compose_builds_and_runs():
 def test_workers_and_redis_run_as_under_compose():
     for name in ("worker", "bot-worker", "migrate"):
         assert container(name)["command"] == COMPOSE["services"][name]["command"], name
+    # The settings compose gives a worker beyond the shared ones, at compose's defaults, from the
+    # ConfigMap or the container's own env.
+    shared = set(COMPOSE["x-app-env"])
+    for name in ("worker", "bot-worker"):
+        given = {**SETTINGS, **{var["name"]: var["value"] for var in container(name).get("env", [])}}
+        for var, value in COMPOSE["services"][name]["environment"].items():
+            if var not in shared:
+                assert given.get(var) == re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value)), (name, var)
+    metrics_port = int(COMPOSE["services"]["worker"]["environment"]["WORKER_METRICS_PORT"])
+    assert {"name": "metrics", "containerPort": metrics_port} in container("worker")["ports"]
     redis_args = [arg.replace("$(REDIS_PASSWORD)", "${REDIS_PASSWORD:-shortstack}")
                   for arg in container("redis")["args"]]
     assert redis_args == COMPOSE["services"]["redis"]["command"]
