@@ -301,10 +301,13 @@ class LinkStore:
         return self._one("SELECT 1 FROM telegram_links WHERE user_id = %s AND code = %s", (user_id, code)) is not None
 
     def set_disabled(self, code: str, disabled: bool) -> bool:
-        """Take a link down (every replica answers 410 from the next request on) or put it back;
-        False if no link has `code`. Raises redis.RedisError if the cache could not be updated,
-        since replicas would then keep redirecting until their cached copy expires."""
-        row = self._one("UPDATE links SET disabled_at = CASE WHEN %s THEN coalesce(disabled_at, now()) END"
+        """Take a link down (every replica answers 410 from the next request on) or put it back
+        (unless its owner deleted it); False if no link has `code`. Raises redis.RedisError if the
+        cache could not be updated, since replicas would then keep redirecting until their cached
+        copy expires."""
+        # A deleted link stays disabled too: see delete.
+        row = self._one("UPDATE links SET disabled_at = CASE WHEN %s OR deleted_at IS NOT NULL"
+                        " THEN coalesce(disabled_at, now()) END"
                         f" WHERE code = %s RETURNING {LINK_COLUMNS}", (disabled, code))
         if row is None:
             return False

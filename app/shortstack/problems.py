@@ -79,11 +79,12 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(redis.RedisError)
     def cache_unavailable(exc: Exception) -> Response:
-        # Only writes that must reach every replica's redirects get here (an edit, a delete): the
-        # hot path and the reads serve without Redis. Repeating the request finishes the job.
+        # What reaches here is mostly a change that must reach every replica's redirects (an edit,
+        # a delete): the hot path and the reads serve without Redis. Repeating it finishes the job.
         log.warning("Redis unavailable on %s %s: %s", request.method, request.path, exc)
-        response = error_response(503, "The link cache is unavailable right now, so the change may not reach "
-                                       "redirects yet; repeat the request in a few seconds.", "Service Unavailable")
+        response = error_response(503, "Redis is unavailable right now. A change to a link is saved but may not "
+                                       "reach redirects yet: repeat the request in a few seconds.",
+                                  "Service Unavailable")
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
 

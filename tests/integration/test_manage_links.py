@@ -8,7 +8,7 @@ import pytest
 import requests
 from test_owners import admin, form_create, new_key
 
-from support import cache, create_link, db, follow
+from support import cache, create_link, db, disposable_stack, follow, wait_for
 
 PROBLEM = "application/problem+json"
 
@@ -238,3 +238,32 @@ def test_revoking_the_key_ends_its_browser_sign_ins(stack):
             key_id = conn.execute("SELECT id FROM api_keys WHERE name = 'to-revoke-signed-in'").fetchone()[0]
         assert admin(stack, "revoke-key", str(key_id)).returncode == 0
         assert browser.get(f"{stack.url}/links/{code}", timeout=5).status_code == 403
+
+
+@pytest.fixture(scope="module")
+def redis_stack():
+    """A stack of its own, for stopping its Redis."""
+    with disposable_stack(replicas=2, workers=1) as running:
+        yield running
+
+
+def test_an_edit_while_redis_is_down_is_saved_and_repeating_it_reaches_the_redirects(redis_stack):
+    key = new_key(redis_stack)
+    code = create_owned(redis_stack, key, "https://old.example/")["code"]
+    assert follow(redis_stack, code).headers["Location"] == "https://old.example/"  # and cached
+    redis_stack.stop_process("redis")
+    try:
+        refused = api(redis_stack, "PATCH", f"/links/{code}", key, json={"url": "https://new.example/"})
+        assert refused.status_code == 503 and refused.headers["Content-Type"] == PROBLEM
+        assert refused.headers["Retry-After"].isdigit() and "repeat the request" in refused.json()["detail"]
+        assert row(redis_stack, code)[0] == "https://new.example/"  # saved
+        assert follow(redis_stack, code).headers["Location"] == "https://new.example/"  # read from PostgreSQL
+    finally:
+        redis_stack.restart("redis")
+    wait_for(lambda: requests.get(f"{redis_stack.url}/readyz", timeout=10).status_code == 200, 30, "Redis back")
+    assert "old.example" in cache(redis_stack).get(f"link:{code}")  # what the 503 warned of; no miss overwrote it
+
+    # As a client honouring Retry-After does: a replica may still be waiting to try Redis again.
+    wait_for(lambda: api(redis_stack, "PATCH", f"/links/{code}", key, json={"url": "https://new.example/"}
+                         ).status_code == 200, 30, "the repeated edit", interval=1)
+    assert {follow(redis_stack, code).headers["Location"] for _ in range(6)} == {"https://new.example/"}
