@@ -17,7 +17,7 @@ from werkzeug.exceptions import BadRequest
 
 from . import cluster, services
 from .health import dependency_checks
-from .links import AliasTaken, Link
+from .links import AliasTaken, Link, Owner
 from .problems import Problem
 from .ratelimit import limit_link_creation
 from .validation import ListRequest, ValidationError, parse_list_request
@@ -25,7 +25,7 @@ from .validation import ListRequest, ValidationError, parse_list_request
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = (Path(__file__).with_name("openapi.json")).read_bytes()
 NO_OWNER_DETAIL = ("Listing links needs their owner: send an API key as X-Api-Key, or use the browser that "
-                   "created them (or one signed in with the key at /sign-in).")
+                   "created them (or one signed in with the key at /login).")
 
 
 KEY_NEEDED = ("Creating links here needs an API key, sent as the X-Api-Key header; "
@@ -64,15 +64,15 @@ def list_links() -> Response:
         wanted = parse_list_request(request.args)
     except ValidationError as exc:
         raise _invalid(exc, 400) from None
-    found, total = owned_links(wanted)
+    found, total = owned_links(owner, wanted)
     return jsonify({"links": [_link_with_clicks_json(link) for link in found],
                     "page": wanted.page, "per_page": wanted.per_page, "total": total,
                     "pages": -(-total // wanted.per_page)})
 
 
-def owned_links(wanted: ListRequest) -> tuple[list[Link], int]:
-    """One page of the asker's links and how many there are in all (the API and "My links")."""
-    return services.links().list_owned(services.current_owner(), wanted.search, limit=wanted.per_page,
+def owned_links(owner: Owner, wanted: ListRequest) -> tuple[list[Link], int]:
+    """One page of `owner`'s links and how many there are in all (the API and "My links")."""
+    return services.links().list_owned(owner, wanted.search, limit=wanted.per_page,
                                        offset=(wanted.page - 1) * wanted.per_page)
 
 

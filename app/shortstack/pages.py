@@ -62,7 +62,7 @@ def my_links() -> str:
     except ValidationError as exc:
         raise Problem(400, exc.detail) from None
     owner = services.current_owner()
-    found, total = ([], 0) if owner.anonymous else owned_links(wanted)
+    found, total = ([], 0) if owner.anonymous else owned_links(owner, wanted)
     return render_template("my_links.html", links=found, total=total, wanted=wanted,
                            pages=-(-total // wanted.per_page), short_url=services.short_url,
                            signed_in=owner.key_id is not None)

@@ -21,7 +21,7 @@ SIGN_IN = "sign_in"
 PRIVATE_DETAIL = ("This link's target and clicks are visible only to its owner: the API key "
                   "(X-Api-Key, or a browser signed in with it) or the browser that created it.")
 NOT_OWNER_DETAIL = ("Only this link's owner can change it: the API key that created it (X-Api-Key, or a "
-                    "browser signed in with it at /sign-in) or the browser that created it. A link created "
+                    "browser signed in with it at /login) or the browser that created it. A link created "
                     "with neither has no owner.")
 DELETED_DETAIL = "This short link was deleted by its owner; its code is not given to any other link."
 
