@@ -85,3 +85,17 @@ def test_my_links_come_in_pages(stack, page):  # noqa: F811
     bad = page.goto(f"{stack.url}/links?page=zero")
     assert bad.status == 400
     expect(page.locator("main")).to_contain_text("page must be a whole number")
+
+
+def test_my_links_and_sign_in_fit_a_phone(stack, browser):  # noqa: F811
+    key = new_key(stack, "phone")
+    code = create_with_key(stack, key, "https://example.com/" + "a-rather-long-path-segment/" * 6)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    phone = context.new_page()
+    sign_in(phone, stack, key)
+    for path in ("/links", f"/links/{code}/edit", f"/links/{code}/delete", "/login"):
+        phone.goto(f"{stack.url}{path}")
+        assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{path} scrolls sideways"
+    phone.goto(f"{stack.url}/links")
+    shot(phone, "phone-my-links")
+    context.close()
