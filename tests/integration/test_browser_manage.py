@@ -89,7 +89,7 @@ def test_my_links_come_in_pages(stack, page):  # noqa: F811
 
 def test_my_links_and_sign_in_fit_a_phone(stack, browser):  # noqa: F811
     key = new_key(stack, "phone")
-    code = create_with_key(stack, key, "https://example.com/" + "a-rather-long-path-segment/" * 6)
+    code = create_with_key(stack, key, "https://example.com/" + "averyverylongpathsegmentwithnobreaks" * 5)
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
     phone = context.new_page()
     sign_in(phone, stack, key)
