@@ -122,6 +122,8 @@ def _clear_cache(args: argparse.Namespace, backends: Backends, settings: Setting
 
 
 def _state(link: Link) -> str:
+    if link.deleted_at:
+        return f"deleted {link.deleted_at:%Y-%m-%d %H:%M}"
     return f"disabled {link.disabled_at:%Y-%m-%d %H:%M}" if link.disabled_at else "live"
 
 

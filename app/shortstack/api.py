@@ -1,4 +1,10 @@
-"""The JSON API under /api/v1: create links, read a link, read its click statistics."""
+"""The JSON API under /api/v1: create links, read a link and its click statistics; an owner lists,
+edits and deletes theirs.
+
+No CSRF token here: a browser sends its session cookie with PATCH and DELETE only from this site's
+own pages (SameSite=Lax), and another site's script cannot send them at all, since both need a
+CORS preflight this API never answers.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +17,15 @@ from werkzeug.exceptions import BadRequest
 
 from . import cluster, services
 from .health import dependency_checks
-from .links import AliasTaken, Link
+from .links import AliasTaken, Link, Owner
 from .problems import Problem
 from .ratelimit import limit_link_creation
-from .validation import ValidationError, looks_like_code
+from .validation import ListRequest, ValidationError, parse_list_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = (Path(__file__).with_name("openapi.json")).read_bytes()
-PRIVATE_DETAIL = ("This link's target and clicks are visible only to its owner: the API key "
-                  "(X-Api-Key) or the browser that created it.")
+NO_OWNER_DETAIL = ("Listing links needs their owner: send an API key as X-Api-Key, or use the browser that "
+                   "created them (or one signed in with the key at /login).")
 
 
 KEY_NEEDED = ("Creating links here needs an API key, sent as the X-Api-Key header; "
@@ -33,18 +39,10 @@ def create_link() -> Response:
     owner = services.current_owner()
     if owner.key_id is None and services.settings().create_requires_key:
         raise Problem(401, KEY_NEEDED)
-    if not request.is_json:
-        raise Problem(415, "Send the body as JSON with 'Content-Type: application/json'.")
     try:
-        body = request.get_json()
-    except BadRequest:
-        raise Problem(400, "The body is not valid JSON.") from None
-    except RecursionError:
-        raise Problem(400, "The body is nested too deeply to be a link.") from None
-    try:
-        new = services.parse_link_request(body, datetime.now(timezone.utc))
+        new = services.parse_link_request(_json_body(), datetime.now(timezone.utc))
     except ValidationError as exc:
-        raise Problem(422, exc.detail, "Invalid link", errors=[{"field": exc.field, "detail": exc.detail}]) from None
+        raise _invalid(exc, 422) from None
     try:
         link = services.links().create(new, owner)
     except AliasTaken:
@@ -55,21 +53,72 @@ def create_link() -> Response:
     return response
 
 
+@bp.get("/links")
+def list_links() -> Response:
+    """The asker's links, newest first, one page at a time; `q` searches targets and codes.
+    401 for an asker who owns nothing (neither key nor browser session); 400 for bad parameters."""
+    owner = services.current_owner()
+    if owner.anonymous:
+        raise Problem(401, NO_OWNER_DETAIL)
+    try:
+        wanted = parse_list_request(request.args)
+    except ValidationError as exc:
+        raise _invalid(exc, 400) from None
+    found, total = owned_links(owner, wanted)
+    return jsonify({"links": [_link_with_clicks_json(link) for link in found],
+                    "page": wanted.page, "per_page": wanted.per_page, "total": total,
+                    "pages": -(-total // wanted.per_page)})
+
+
+def owned_links(owner: Owner, wanted: ListRequest) -> tuple[list[Link], int]:
+    """One page of `owner`'s links and how many there are in all (the API and "My links")."""
+    return services.links().list_owned(owner, wanted.search, limit=wanted.per_page,
+                                       offset=(wanted.page - 1) * wanted.per_page)
+
+
 @bp.get("/links/<code>")
 def get_link(code: str) -> Response:
     """The link and its total clicks, for its owner (or anyone, if its stats are public)."""
-    link = _visible_link(code)
-    body = _link_json(link)
-    body["click_count"] = link.click_count
-    body["expired"] = link.is_expired(datetime.now(timezone.utc))
-    return jsonify(body)
+    return jsonify(_link_with_clicks_json(services.visible_link(code)))
+
+
+@bp.patch("/links/<code>")
+def edit_link(code: str) -> Response:
+    """Change a link's url, expires_at (null: never) or public_stats, as a JSON merge patch
+    (RFC 7396), for its owner; redirects follow from the next request on, on every replica."""
+    link = services.owned_link(code)
+    try:
+        changes = services.parse_link_edit(_json_body(), datetime.now(timezone.utc))
+    except ValidationError as exc:
+        raise _invalid(exc, 422) from None
+    return jsonify(_link_with_clicks_json(edit(link, changes)))
+
+
+def edit(link: Link, changes: dict[str, object]) -> Link:
+    """Apply validated `changes` to the owner's `link` (the API and the edit page). Raises Problem:
+    409 if an operator disabled it, 410 if it was deleted meanwhile."""
+    if link.disabled_at is not None:
+        raise Problem(409, "The service's operator disabled this link; it cannot be changed.", "Link disabled")
+    edited = services.links().update(link.code, changes)
+    if edited is None:
+        raise Problem(410, services.DELETED_DETAIL, "Link deleted")
+    return edited
+
+
+@bp.delete("/links/<code>")
+def delete_link(code: str) -> Response:
+    """Delete a link, for its owner: 204, then 410 on follow (every replica, from the next request
+    on) and on the API; its code is never given to another link. Deleting it again is a 204 too
+    (and finishes a delete whose cache update failed)."""
+    services.links().delete(services.owned_link(code, deleted_too=True).code)
+    return Response(status=204)
 
 
 @bp.get("/links/<code>/stats")
 def get_stats(code: str) -> Response:
     """Clicks per hour and per day, top referrers and bot clicks (times in UTC), for the link's
     owner (or anyone, if its stats are public)."""
-    _visible_link(code)
+    services.visible_link(code)
     return jsonify(services.links().stats(code))
 
 
@@ -97,14 +146,28 @@ def openapi() -> Response:
     return Response(OPENAPI, mimetype="application/json")
 
 
-def _visible_link(code: str) -> Link:
-    """The link, if the asker may see it. Raises Problem: 404 unknown, 403 not the asker's to see."""
-    link = services.links().get(code) if looks_like_code(code) else None
-    if link is None:
-        raise Problem(404, f"No link has the code {code!r}.")
-    if not link.visible_to(services.current_owner()):
-        raise Problem(403, PRIVATE_DETAIL, "Private link")
-    return link
+def _json_body() -> object:
+    """The request's JSON body. Raises Problem: 415 not JSON, 400 unreadable."""
+    if not request.is_json:
+        raise Problem(415, "Send the body as JSON with 'Content-Type: application/json'.")
+    try:
+        return request.get_json()
+    except BadRequest:
+        raise Problem(400, "The body is not valid JSON.") from None
+    except RecursionError:
+        raise Problem(400, "The body is nested too deeply to be a link.") from None
+
+
+def _invalid(exc: ValidationError, status: int) -> Problem:
+    return Problem(status, exc.detail, "Invalid link" if status == 422 else "Invalid parameter",
+                   errors=[{"field": exc.field, "detail": exc.detail}])
+
+
+def _link_with_clicks_json(link: Link) -> dict:
+    body = _link_json(link)
+    body["click_count"] = link.click_count
+    body["expired"] = link.is_expired(datetime.now(timezone.utc))
+    return body
 
 
 def _link_json(link: Link) -> dict:

@@ -1,7 +1,8 @@
-"""API keys: created by an operator (python -m shortstack.admin), sent by clients as X-Api-Key.
+"""API keys: created by an operator (python -m shortstack.admin), sent by clients as X-Api-Key,
+or pasted once into a browser's sign-in form, which then acts for the key until it signs out.
 
-Only a key's SHA-256 is stored. Keys are 256 random bits, so a fast hash gives a thief of the
-database nothing to guess from, and checking one costs a single indexed lookup.
+Only a key's SHA-256 is stored, and a sign-in's. Both are 256 random bits, so a fast hash gives a
+thief of the database nothing to guess from, and checking one costs a single indexed lookup.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from datetime import datetime
 from .backends import Backends
 
 KEY_PREFIX = "sk_"  # says what the string is when it turns up in a log or a paste
+# A browser signed in with a key stays so for this long at most, unless it signs out first.
+SIGN_IN_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -63,3 +66,30 @@ class ApiKeys:
         with self._backends.db.connection() as conn:
             return conn.execute("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s"
                                 " RETURNING id", (key_id,)).fetchone() is not None
+
+    def sign_in(self, key: str) -> str | None:
+        """A new sign-in for a browser that pasted `key`: the token its session keeps, or None if
+        the key is unknown or revoked."""
+        key_id = self.owner_id(key)
+        if key_id is None:
+            return None
+        token = secrets.token_urlsafe(32)
+        self._backends.transaction(lambda conn: conn.execute(
+            "INSERT INTO browser_sign_ins (token_hash, key_id) VALUES (%s, %s)", (key_hash(token), key_id)))
+        return token
+
+    def signed_in_key(self, token: str) -> int | None:
+        """The id of the key a browser signed in with `token`; None once it signed out, its key was
+        revoked, or SIGN_IN_DAYS have passed."""
+        row = self._backends.transaction(lambda conn: conn.execute(
+            "SELECT s.key_id FROM browser_sign_ins s JOIN api_keys k ON k.id = s.key_id"
+            " WHERE s.token_hash = %s AND s.ended_at IS NULL AND k.revoked_at IS NULL"
+            " AND s.created_at > now() - %s * interval '1 day'", (key_hash(token), SIGN_IN_DAYS)).fetchone(),
+            idempotent=True)
+        return None if row is None else row[0]
+
+    def sign_out(self, token: str) -> None:
+        """End the sign-in `token` on every replica: a copy of the cookie no longer works either."""
+        self._backends.transaction(lambda conn: conn.execute(
+            "UPDATE browser_sign_ins SET ended_at = coalesce(ended_at, now()) WHERE token_hash = %s",
+            (key_hash(token),)), idempotent=True)

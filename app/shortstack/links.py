@@ -12,6 +12,7 @@ from datetime import datetime
 
 import psycopg
 import redis
+from psycopg import sql
 
 from . import clickstream, metrics
 from .backends import Backends
@@ -26,23 +27,27 @@ CREATE_ATTEMPTS = 5
 MISSING = "-"
 # Cached "taken down by an operator" (admin disable): 410 on every replica at once.
 DISABLED = "x"
-LINK_COLUMNS = "code, url, created_at, expires_at, click_count, owner_key_id, owner_session, public_stats, disabled_at"
+# Cached "deleted by its owner": 410 too, said differently.
+DELETED = "d"
+LINK_COLUMNS = ("code, url, created_at, expires_at, click_count, owner_key_id, owner_session, public_stats,"
+                " disabled_at, deleted_at")
 
 
 # The hot path in one Redis round trip: read the cached target and, only if it is live and the
 # caller sent a click, queue the click (capped, see clickstream), atomically. Expiry is checked
 # here (for a cached target) and in Target.is_expired (for one just read from PostgreSQL).
 # KEYS: the cache key, the click stream, its dropped counter. ARGV: now in Unix ms, the
-# "unknown code" and "disabled" markers, the stream's cap, then the click's field/value pairs
-# (none: not counted).
+# "unknown code", "disabled" and "deleted" markers, the stream's cap, then the click's field/value
+# pairs (none: not counted).
 FOLLOW_SCRIPT = clickstream.QUEUE_CLICK_LUA + """
 local cached = redis.call('GET', KEYS[1])
 if not cached then return {'uncached'} end
 if cached == ARGV[2] then return {'unknown'} end
 if cached == ARGV[3] then return {'disabled'} end
+if cached == ARGV[4] then return {'deleted'} end
 local expires_at_ms = cjson.decode(cached)['e']
 if expires_at_ms ~= cjson.null and tonumber(ARGV[1]) >= expires_at_ms then return {'expired'} end
-if #ARGV > 4 then queue_click(KEYS[2], KEYS[3], ARGV[4], {unpack(ARGV, 5)}) end
+if #ARGV > 5 then queue_click(KEYS[2], KEYS[3], ARGV[5], {unpack(ARGV, 6)}) end
 return {'live', cached}
 """
 
@@ -54,11 +59,12 @@ class Followed(enum.Enum):
     UNKNOWN = "unknown"
     EXPIRED = "expired"
     DISABLED = "disabled"  # taken down by an operator
+    DELETED = "deleted"  # deleted by its owner
     UNCACHED = "uncached"  # not in the cache (or Redis is down): ask PostgreSQL
 
 
 _CACHE_COUNTERS = {Followed.LIVE: metrics.CACHE_HIT, Followed.EXPIRED: metrics.CACHE_HIT,
-                   Followed.DISABLED: metrics.CACHE_HIT,
+                   Followed.DISABLED: metrics.CACHE_HIT, Followed.DELETED: metrics.CACHE_HIT,
                    Followed.UNKNOWN: metrics.CACHE_NEGATIVE_HIT, Followed.UNCACHED: metrics.CACHE_MISS}
 
 
@@ -92,6 +98,7 @@ class Link:
     owner_session: str | None
     public_stats: bool
     disabled_at: datetime | None
+    deleted_at: datetime | None
 
     def is_expired(self, now: datetime) -> bool:
         """True once `now` has reached the expiry time."""
@@ -99,9 +106,13 @@ class Link:
 
     def visible_to(self, owner: Owner) -> bool:
         """Whether `owner` may read this link's target and statistics: public ones to anyone,
-        others only with the key or from the browser session that created them."""
-        return (self.public_stats
-                or (owner.key_id is not None and owner.key_id == self.owner_key_id)
+        others only their owner's."""
+        return self.public_stats or self.owned_by(owner)
+
+    def owned_by(self, owner: Owner) -> bool:
+        """Whether `owner` may manage this link: the key or the browser session that created it.
+        A link created by neither has no owner, so nobody manages it."""
+        return ((owner.key_id is not None and owner.key_id == self.owner_key_id)
                 or (owner.session is not None and owner.session == self.owner_session))
 
 
@@ -132,6 +143,16 @@ class Target:
 def new_code() -> str:
     """A random, URL-safe, unguessable short code."""
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def cache_entry(url: str, expires_at: datetime | None, disabled_at: datetime | None,
+                deleted_at: datetime | None) -> str:
+    """What the link cache holds for a stored link: the DELETED or DISABLED marker, else its Target."""
+    if deleted_at is not None:
+        return DELETED
+    if disabled_at is not None:
+        return DISABLED
+    return Target.of(url, expires_at).to_cache()
 
 
 def cache_key(code: str) -> str:
@@ -199,10 +220,58 @@ class LinkStore:
         return None if row is None else Link(*row)
 
     def get_many(self, codes: list[str]) -> list[Link]:
-        """Several links with their click totals, in the order of `codes` (unknown codes skipped)."""
-        rows = self._all(f"SELECT {LINK_COLUMNS} FROM links WHERE code = ANY(%s)", (codes,))
+        """Several links with their click totals, in the order of `codes` (unknown and deleted codes
+        skipped)."""
+        rows = self._all(f"SELECT {LINK_COLUMNS} FROM links WHERE code = ANY(%s) AND deleted_at IS NULL", (codes,))
         by_code = {row[0]: Link(*row) for row in rows}
         return [by_code[code] for code in codes if code in by_code]
+
+    def list_owned(self, owner: Owner, search: str, limit: int, offset: int) -> tuple[list[Link], int]:
+        """One page of the links `owner` manages (Link.owned_by), newest first, deleted ones left out,
+        and how many there are in all. `search` ("" for all) is found case-insensitively anywhere
+        in the target or the code."""
+        where = ("deleted_at IS NULL AND (owner_key_id = %(key)s OR owner_session = %(session)s)"
+                 " AND (%(q)s = '' OR strpos(lower(url), lower(%(q)s)) > 0 OR strpos(lower(code), lower(%(q)s)) > 0)")
+        params = {"key": owner.key_id, "session": owner.session, "q": search, "limit": limit, "offset": offset}
+
+        def read(conn: psycopg.Connection) -> tuple[list[Link], int]:
+            total = conn.execute(f"SELECT count(*) FROM links WHERE {where}", params).fetchone()[0]
+            rows = conn.execute(f"SELECT {LINK_COLUMNS} FROM links WHERE {where}"
+                                " ORDER BY created_at DESC, code LIMIT %(limit)s OFFSET %(offset)s", params).fetchall()
+            return [Link(*row) for row in rows], total
+
+        return self._backends.transaction(read, idempotent=True)
+
+    def update(self, code: str, changes: dict[str, object]) -> Link | None:
+        """Apply `changes` (validation.parse_link_changes: column -> value) to the link `code` and
+        point every replica's redirect at the result from the next request on; None if no live
+        (undeleted) link has `code`. Raises redis.RedisError if the cache could not be updated
+        (repeating the call then finishes the job)."""
+        if "url" in changes:
+            changes = {**changes, "target_host": canonical_host(changes["url"])}
+        assignments = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
+                                         for column in changes) if changes else sql.SQL("code = code")
+        row = self._one(sql.SQL("UPDATE links SET {} WHERE code = {} AND deleted_at IS NULL RETURNING {}").format(
+            assignments, sql.Placeholder("code"), sql.SQL(LINK_COLUMNS)), {**changes, "code": code})
+        if row is None:
+            return None
+        link = Link(*row)
+        self._publish(link)
+        return link
+
+    def delete(self, code: str) -> bool:
+        """Delete the link `code`: every replica answers 410 from the next request on, and the code
+        stays taken, so no later link gets it. Repeating it is harmless. False if no link has `code`.
+        Raises redis.RedisError as update does."""
+        # disabled_at too: replicas of the previous version, mid-deploy, know no deleted_at and
+        # would otherwise redirect a deleted link on a cache miss.
+        row = self._one(f"UPDATE links SET deleted_at = coalesce(deleted_at, now()),"
+                        f" disabled_at = coalesce(disabled_at, now()) WHERE code = %s RETURNING {LINK_COLUMNS}",
+                        (code,))
+        if row is None:
+            return False
+        self._publish(Link(*row))
+        return True
 
     def clicks_since(self, code: str, hours: int) -> int:
         """Clicks on `code` stored in the current hour and the `hours` - 1 before it (UTC)."""
@@ -232,17 +301,17 @@ class LinkStore:
         return self._one("SELECT 1 FROM telegram_links WHERE user_id = %s AND code = %s", (user_id, code)) is not None
 
     def set_disabled(self, code: str, disabled: bool) -> bool:
-        """Take a link down (every replica answers 410 from the next request on) or put it back;
-        False if no link has `code`. Raises redis.RedisError if the cache could not be updated,
-        since replicas would then keep redirecting until their cached copy expires."""
-        found = self._one("UPDATE links SET disabled_at = CASE WHEN %s THEN coalesce(disabled_at, now()) END"
-                          " WHERE code = %s RETURNING code", (disabled, code))
-        if found is None:
+        """Take a link down (every replica answers 410 from the next request on) or put it back
+        (unless its owner deleted it); False if no link has `code`. Raises redis.RedisError if the
+        cache could not be updated, since replicas would then keep redirecting until their cached
+        copy expires."""
+        # A deleted link stays disabled too: see delete.
+        row = self._one("UPDATE links SET disabled_at = CASE WHEN %s OR deleted_at IS NOT NULL"
+                        " THEN coalesce(disabled_at, now()) END"
+                        f" WHERE code = %s RETURNING {LINK_COLUMNS}", (disabled, code))
+        if row is None:
             return False
-        if disabled:
-            self._backends.redis.set(cache_key(code), DISABLED, ex=max(1, self._settings.link_cache_ttl))
-        else:
-            self._backends.redis.delete(cache_key(code))
+        self._publish(Link(*row))
         return True
 
     def by_target_host(self, host: str, limit: int = 1000) -> list[Link]:
@@ -269,8 +338,8 @@ class LinkStore:
                 if self._follow_script is None:
                     self._follow_script = client.register_script(FOLLOW_SCRIPT)
                 reply = self._follow_script(keys=[cache_key(code), clickstream.STREAM, clickstream.DROPPED_KEY],
-                                            args=[now_ms, MISSING, DISABLED, self._settings.click_stream_max_len,
-                                                  *fields])
+                                            args=[now_ms, MISSING, DISABLED, DELETED,
+                                                  self._settings.click_stream_max_len, *fields])
         except redis.RedisError:  # Backends.redis_call logs an outage once, not per request
             reply = ["uncached"]
         followed = Followed(reply[0])
@@ -278,18 +347,19 @@ class LinkStore:
         return followed, Target.from_cache(reply[1]) if followed is Followed.LIVE else None
 
     def resolve_uncached(self, code: str, now_ms: int) -> tuple[Followed, Target | None]:
-        """What `code` is, from PostgreSQL: LIVE with its target, or UNKNOWN, DISABLED, EXPIRED.
-        The answer is cached (also "no such code" and "disabled")."""
-        row = self._one("SELECT url, expires_at, disabled_at FROM links WHERE code = %s", (code,))
+        """What `code` is, from PostgreSQL: LIVE with its target, or UNKNOWN, DISABLED, DELETED,
+        EXPIRED. The answer is cached (also "no such code", "disabled" and "deleted"), unless a
+        change was cached meanwhile (see _publish)."""
+        row = self._one("SELECT url, expires_at, disabled_at, deleted_at FROM links WHERE code = %s", (code,))
         if row is None:
-            self._cache_put(code, MISSING, self._settings.negative_cache_ttl)
+            self._cache_put(code, MISSING, self._settings.negative_cache_ttl, only_if_absent=True)
             return Followed.UNKNOWN, None
-        url, expires_at, disabled_at = row
-        if disabled_at is not None:
-            self._cache_put(code, DISABLED, self._settings.link_cache_ttl)
-            return Followed.DISABLED, None
-        target = Target.of(url, expires_at)
-        self._cache_put(code, target.to_cache(), self._settings.link_cache_ttl)
+        url, expires_at, disabled_at, deleted_at = row
+        entry = cache_entry(url, expires_at, disabled_at, deleted_at)
+        self._cache_put(code, entry, self._settings.link_cache_ttl, only_if_absent=True)
+        if entry in (DELETED, DISABLED):
+            return (Followed.DELETED if entry == DELETED else Followed.DISABLED), None
+        target = Target.from_cache(entry)
         return (Followed.EXPIRED if target.is_expired(now_ms) else Followed.LIVE), target
 
     def stats(self, code: str) -> dict | None:
@@ -312,11 +382,11 @@ class LinkStore:
         return stats
 
     # For statements that may run twice (reads, idempotent updates): see Backends.transaction.
-    def _one(self, sql: str, params: tuple | dict) -> tuple | None:
-        return self._backends.transaction(lambda conn: conn.execute(sql, params).fetchone(), idempotent=True)
+    def _one(self, query: str | sql.Composed, params: tuple | dict) -> tuple | None:
+        return self._backends.transaction(lambda conn: conn.execute(query, params).fetchone(), idempotent=True)
 
-    def _all(self, sql: str, params: tuple | dict) -> list[tuple]:
-        return self._backends.transaction(lambda conn: conn.execute(sql, params).fetchall(), idempotent=True)
+    def _all(self, query: str | sql.Composed, params: tuple | dict) -> list[tuple]:
+        return self._backends.transaction(lambda conn: conn.execute(query, params).fetchall(), idempotent=True)
 
     def _cached_stats(self, code: str) -> dict | None:
         if not self._settings.stats_cache_ttl:
@@ -337,12 +407,20 @@ class LinkStore:
         except redis.RedisError:
             pass  # read from PostgreSQL again next time
 
-    def _cache_put(self, code: str, value: str, ttl: int) -> None:
+    def _cache_put(self, code: str, value: str, ttl: int, only_if_absent: bool = False) -> None:
         try:
             with self._backends.redis_call() as client:
-                client.set(cache_key(code), value, ex=max(1, ttl))
+                client.set(cache_key(code), value, ex=max(1, ttl), nx=only_if_absent)
         except redis.RedisError:
             pass  # the next follow reads PostgreSQL again
+
+    def _publish(self, link: Link) -> None:
+        """Cache what `link` now is, for every replica's next redirect. A replica that read the row
+        before the change caches its answer only if the key is absent (resolve_uncached), so it
+        cannot put the old state back after this. Raises redis.RedisError."""
+        entry = cache_entry(link.url, link.expires_at, link.disabled_at, link.deleted_at)
+        with self._backends.redis_call() as client:
+            client.set(cache_key(link.code), entry, ex=max(1, self._settings.link_cache_ttl))
 
 
 def _stats(conn: psycopg.Connection, code: str) -> dict | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import psycopg
+import redis
 from flask import Flask, Response, jsonify, render_template, request
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -74,6 +75,17 @@ def register(app: Flask) -> None:
                 response.headers[name] = value
         if exc.code == 429:
             response.headers["Retry-After"] = str(retry_after_seconds())
+        return response
+
+    @app.errorhandler(redis.RedisError)
+    def cache_unavailable(exc: Exception) -> Response:
+        # What reaches here is mostly a change that must reach every replica's redirects (an edit,
+        # a delete): the hot path and the reads serve without Redis. Repeating it finishes the job.
+        log.warning("Redis unavailable on %s %s: %s", request.method, request.path, exc)
+        response = error_response(503, "Redis is unavailable right now. A change to a link is saved but may not "
+                                       "reach redirects yet: repeat the request in a few seconds.",
+                                  "Service Unavailable")
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
 
     @app.errorhandler(psycopg.OperationalError)

@@ -56,7 +56,7 @@ def with_trailing_slash(code: str) -> Response:
 
 @bp.get("/<code>")
 def follow(code: str) -> Response:
-    """Redirect to the link's target; 404 for unknown codes, 410 once expired or disabled.
+    """Redirect to the link's target; 404 for unknown codes, 410 once expired, disabled or deleted.
     A visitor's query string is added to the target's unless FORWARD_QUERY is false."""
     if not looks_like_code(code):
         return _respelled(code)
@@ -80,6 +80,8 @@ def follow(code: str) -> Response:
         abort(410)
     if followed is Followed.DISABLED:
         return error_response(410, DISABLED_DETAIL, "Link disabled")
+    if followed is Followed.DELETED:
+        return error_response(410, services.DELETED_DETAIL, "Link deleted")
     query = request.query_string.decode("latin-1")
     url = with_query(target.url, query) if query and services.settings().forward_query else target.url
     # Every follow must reach us to be counted, so browsers may not cache the redirect.

@@ -12,8 +12,18 @@ from .apikeys import ApiKeys
 from .backends import Backends
 from .clickspool import ClickSpool
 from .config import Settings
-from .links import LinkStore, Owner
-from .validation import NewLink, parse_new_link
+from .links import Link, LinkStore, Owner
+from .problems import Problem
+from .validation import NewLink, looks_like_code, parse_link_changes, parse_new_link
+
+# The session key holding a browser's sign-in token (apikeys.ApiKeys.sign_in).
+SIGN_IN = "sign_in"
+PRIVATE_DETAIL = ("This link's target and clicks are visible only to its owner: the API key "
+                  "(X-Api-Key, or a browser signed in with it) or the browser that created it.")
+NOT_OWNER_DETAIL = ("Only this link's owner can change it: the API key that created it (X-Api-Key, or a "
+                    "browser signed in with it at /login) or the browser that created it. A link created "
+                    "with neither has no owner.")
+DELETED_DETAIL = "This short link was deleted by its owner; its code is not given to any other link."
 
 
 def settings() -> Settings:
@@ -37,14 +47,19 @@ def api_keys() -> ApiKeys:
 
 
 def current_owner() -> Owner:
-    """Who sent this request: the X-Api-Key's id (401 if the key is unknown or revoked) and
-    this browser's owner id, if it has created links through the form."""
+    """Who sent this request: the key (its id) of the X-Api-Key header (401 if unknown or revoked)
+    or else of the browser's sign-in, and this browser's own owner id, if it has created links
+    through the form. A sign-in that has ended is forgotten here."""
     key = request.headers.get("X-Api-Key")
     key_id = None
     if key is not None:
         key_id = api_keys().owner_id(key)
         if key_id is None:
             abort(401, "The X-Api-Key sent is unknown or revoked.")
+    elif SIGN_IN in session:
+        key_id = api_keys().signed_in_key(session[SIGN_IN])
+        if key_id is None:
+            session.pop(SIGN_IN)
     return Owner(key_id=key_id, session=session.get("owner"))
 
 
@@ -53,6 +68,33 @@ def browser_owner() -> Owner:
     if "owner" not in session:
         session["owner"] = secrets.token_urlsafe(16)
     return current_owner()
+
+
+def visible_link(code: str) -> Link:
+    """The link, if the asker may read it (Link.visible_to). Raises Problem: 404 unknown, 410
+    deleted, 403 not the asker's to see."""
+    link = _link(code)
+    if not link.visible_to(current_owner()):
+        raise Problem(403, PRIVATE_DETAIL, "Private link")
+    return link
+
+
+def owned_link(code: str, deleted_too: bool = False) -> Link:
+    """The link, if the asker may manage it (Link.owned_by). Raises Problem: 404 unknown, 410
+    deleted (unless `deleted_too`), 403 not the asker's."""
+    link = _link(code, deleted_too)
+    if not link.owned_by(current_owner()):
+        raise Problem(403, NOT_OWNER_DETAIL, "Not your link")
+    return link
+
+
+def _link(code: str, deleted_too: bool = False) -> Link:
+    link = links().get(code) if looks_like_code(code) else None
+    if link is None:
+        raise Problem(404, f"No link has the code {code!r}.")
+    if link.deleted_at is not None and not deleted_too:
+        raise Problem(410, DELETED_DETAIL, "Link deleted")
+    return link
 
 
 NO_HOST_DETAIL = ("The request has no Host header, so the address of the short link is unknown. Send Host "
@@ -80,3 +122,9 @@ def parse_link_request(body: object, now: datetime) -> NewLink:
     addresses when BLOCK_PRIVATE_TARGETS is on. Raises ValidationError."""
     return parse_new_link(body, now, own_address=shorturls.own_address(public_base_url()),
                           block_private=settings().block_private_targets)
+
+
+def parse_link_edit(body: object, now: datetime) -> dict[str, object]:
+    """Validate a merge patch of a link by the rules parse_link_request applies. Raises ValidationError."""
+    return parse_link_changes(body, now, own_address=shorturls.own_address(public_base_url()),
+                              block_private=settings().block_private_targets)

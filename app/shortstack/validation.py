@@ -6,6 +6,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Mapping
 
 import ada_url
 
@@ -24,7 +25,13 @@ RESERVED_ALIASES = frozenset(
         "admin", "login", "logout", "metrics", "robots", "favicon", "nginx-health",
     }
 )
-FIELDS = frozenset({"url", "alias", "expires_at", "public_stats"})
+FIELDS = ("url", "alias", "expires_at", "public_stats")
+EDITABLE_FIELDS = ("url", "expires_at", "public_stats")
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+# Far beyond any owner's links; keeps OFFSET within PostgreSQL's bigint.
+MAX_PAGE = 1_000_000
+MAX_SEARCH_CHARS = 200
 # Host names that always mean "this machine or its private network", with their subdomains.
 PRIVATE_NAMES = ("localhost", "localhost.localdomain", "local", "internal", "lan", "home.arpa", "localdomain",
                  # public names whose DNS answers 127.0.0.1 for every subdomain
@@ -58,6 +65,15 @@ class NewLink:
     public_stats: bool | None = None  # None: public only when the link has no owner
 
 
+@dataclass(frozen=True)
+class ListRequest:
+    """A validated request for one page of an owner's links."""
+
+    search: str  # "" for all
+    page: int  # from 1
+    per_page: int
+
+
 def parse_new_link(body: object, now: datetime, own_address: str | None = None,
                    block_private: bool = False) -> NewLink:
     """Validate a decoded JSON body for POST /api/v1/links.
@@ -66,21 +82,69 @@ def parse_new_link(body: object, now: datetime, own_address: str | None = None,
     canonical_address), refused as a target because a short link to a short link can loop; `block_private` refuses
     targets on loopback, private, link-local and other non-public addresses.
     """
-    if not isinstance(body, dict):
-        raise ValidationError("body", "The body must be a JSON object like {\"url\": \"https://example.com\"}.")
-    unknown = sorted(set(body) - FIELDS)
-    if unknown:
-        raise ValidationError(unknown[0], f"Unknown field {unknown[0]!r}; allowed fields are "
-                                          "url, alias, expires_at, public_stats.")
-    public_stats = body.get("public_stats")
-    if public_stats is not None and not isinstance(public_stats, bool):
-        raise ValidationError("public_stats", "public_stats must be true or false.")
+    _check_fields(body, FIELDS)
     return NewLink(
         url=validate_url(body.get("url"), own_address, block_private),
         alias=validate_alias(body.get("alias")),
         expires_at=validate_expiry(body.get("expires_at"), now),
-        public_stats=public_stats,
+        public_stats=validate_public_stats(body.get("public_stats")),
     )
+
+
+def parse_link_changes(body: object, now: datetime, own_address: str | None = None,
+                       block_private: bool = False) -> dict[str, object]:
+    """Validate a JSON merge patch (RFC 7396) for PATCH /api/v1/links/<code>: {field: new value}
+    for the fields present, each checked as parse_new_link checks it (arguments alike). A null
+    expires_at means "never"; url and public_stats cannot be null; the code cannot change."""
+    _check_fields(body, EDITABLE_FIELDS)
+    changes: dict[str, object] = {}
+    if "url" in body:
+        changes["url"] = validate_url(body["url"], own_address, block_private)
+    if "expires_at" in body:
+        changes["expires_at"] = validate_expiry(body["expires_at"], now)
+    if "public_stats" in body:
+        changes["public_stats"] = validate_public_stats(body["public_stats"], required=True)
+    return changes
+
+
+def parse_list_request(args: Mapping[str, str]) -> ListRequest:
+    """Validate the query of GET /api/v1/links (and the "My links" page): `q` (optional text
+    searched in targets and codes), `page` (from 1, default 1), `per_page` (1 to MAX_PER_PAGE,
+    default DEFAULT_PER_PAGE). Other parameters are ignored."""
+    search = args.get("q", "").strip()
+    if len(search) > MAX_SEARCH_CHARS:
+        raise ValidationError("q", f"q must be at most {MAX_SEARCH_CHARS} characters.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in search):
+        raise ValidationError("q", "q must not contain control characters.")
+    return ListRequest(search=search, page=_whole_number(args, "page", 1, MAX_PAGE),
+                       per_page=_whole_number(args, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE))
+
+
+def _whole_number(args: Mapping[str, str], name: str, default: int, most: int) -> int:
+    raw = args.get(name, "")
+    if raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise ValidationError(name, f"{name} must be a whole number from 1 to {most}.")
+    return int(raw)
+
+
+def _check_fields(body: object, allowed: tuple[str, ...]) -> None:
+    """Raise ValidationError unless `body` is a JSON object with no field outside `allowed`."""
+    if not isinstance(body, dict):
+        raise ValidationError("body", "The body must be a JSON object like {\"url\": \"https://example.com\"}.")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ValidationError(unknown[0], f"Unknown field {unknown[0]!r}; allowed fields are {', '.join(allowed)}.")
+
+
+def validate_public_stats(value: object, required: bool = False) -> bool | None:
+    """Return the public_stats flag; None (not given) only when not `required`."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, bool):
+        raise ValidationError("public_stats", "public_stats must be true or false.")
+    return value
 
 
 def validate_url(value: object, own_address: str | None = None, block_private: bool = False) -> str:

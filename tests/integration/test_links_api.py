@@ -97,7 +97,7 @@ def test_duplicate_alias_is_409_and_keeps_the_first_link(stack):
 
 
 def test_wrong_method_is_a_problem_too(stack):
-    response = requests.get(f"{stack.url}/api/v1/links", timeout=5)
+    response = requests.put(f"{stack.url}/api/v1/links", timeout=5)
     assert response.status_code == 405
     assert response.headers["Content-Type"] == PROBLEM
-    assert set(response.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
