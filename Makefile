@@ -80,7 +80,7 @@ bench-compose: deps
 demo: deps
 	bash tests/compose/engine.sh
 	bash tests/compose/offline-images/build.sh
-	$(PYTHON) -m loadtest.demo $(if $(STEPS),--steps $(STEPS)) $(if $(HTTP_PORT),--http-port $(HTTP_PORT))
+	$(PYTHON) -m loadtest.scaling_demo $(if $(STEPS),--steps $(STEPS)) $(if $(HTTP_PORT),--http-port $(HTTP_PORT))
 
 # pip-audit reads PyPI's per-release JSON; where only the package index is reachable it would
 # report every package as "not found" and pass, so that case is a clear skip instead. The address

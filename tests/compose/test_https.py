@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from local_stack.stack import free_port
+from local_stack.processes import free_port
 from project import SIDE_NAMESPACE, ComposeProject
 
 

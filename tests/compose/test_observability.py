@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from local_stack.stack import free_port
+from local_stack.processes import free_port
 from project import SIDE_NAMESPACE, ComposeProject
 from tests.integration.support import wait_for
 from usage import click_count, create

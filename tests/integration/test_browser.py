@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from local_stack.stack import REPO
+from local_stack.paths import REPO
 from support import STACK_VERSION, SteadyLoad, disposable_stack
 
 ARTIFACTS = REPO / "tests" / "artifacts"

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from fake_telegram import ANONYMOUS_ADMIN, CHANNEL_BOT, SERVICE_USER, FakeBotAPI, entity, group, message_update
-from local_stack.stack import APP_DIR, WORKER_DIR
+from local_stack.paths import APP_DIR, WORKER_DIR
 from support import cache, click_count, db, disposable_stack, follow, wait_for
 
 TOKEN = "123456:TEST-TOKEN"

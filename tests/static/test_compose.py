@@ -34,7 +34,7 @@ def test_locust_targets_nginx_and_its_workers_can_scale():
     worker = SERVICES["locust-worker"]
     assert "container_name" not in worker and "ports" not in worker
     assert worker["command"][-2:] == ["--master-host", "locust"]
-    files = (REPO / "loadtest" / "Dockerfile").read_text()
+    files = (REPO / "loadtest" / "scenarios" / "Dockerfile").read_text()
     for name in SERVICES["locust"]["command"][1].split(","):
         assert name in files, f"{name} is not copied into the Locust image"
 

@@ -5,7 +5,9 @@ import subprocess
 
 import pytest
 
-from local_stack.stack import NGINX_DIR, find_binary, nginx_command, write_nginx_prefix
+from local_stack.nginx_config import nginx_command, write_nginx_prefix
+from local_stack.paths import NGINX_DIR
+from local_stack.processes import find_binary
 
 
 @pytest.mark.parametrize("public_base_url", ["", "https://Sho.rt.example/", "http://[::1]:8080"])

@@ -9,7 +9,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from local_stack.stack import free_port
+from local_stack.processes import free_port
 from tests.compose.project import REPO
 
 # The suite's own images (IMAGE_NAMESPACE): building them never retags a user's.
