@@ -127,3 +127,17 @@ def test_every_compose_variable_is_documented_in_env_example():
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", (REPO / ".env.example").read_text(), re.M))
     used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (REPO / "docker-compose.yml").read_text()))
     assert used <= documented, f"undocumented: {sorted(used - documented)}"
+
+
+def test_the_dev_override_mounts_the_checkout_where_the_images_keep_it_and_reloads():
+    dev = yaml.safe_load((REPO / "docker-compose.dev.yml").read_text())["services"]
+    workdir = re.search(r"^WORKDIR (\S+)", (REPO / "app" / "Dockerfile").read_text(), re.M).group(1)
+    assert "COPY shortstack ./shortstack" in (REPO / "app" / "Dockerfile").read_text()
+    assert f"./app/shortstack:{workdir}/shortstack:ro" in dev["app"]["volumes"]
+    assert dev["app"]["environment"]["GUNICORN_RELOAD"] == "true"
+    static = re.search(r"^COPY app/shortstack/static/ (\S+?)/?$", (REPO / "nginx" / "Dockerfile").read_text(), re.M)
+    assert f"./app/shortstack/static:{static.group(1)}:ro" in dev["nginx"]["volumes"]
+    result = subprocess.run([Path(sys.executable).parent / "check-jsonschema", "--builtin-schema",
+                             "vendor.compose-spec", str(REPO / "docker-compose.dev.yml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
