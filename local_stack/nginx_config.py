@@ -1,5 +1,5 @@
 """The local runner's nginx: a prefix folder with the repository's shared config and the lines
-only the runner writes (its loopback listen and upstream)."""
+only the runner writes (its loopback listen and app servers)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .paths import APP_DIR, NGINX_DIR
 
 def write_nginx_prefix(prefix: Path, nginx: str, http_port: int, app_ports: Iterable[int],
                        public_base_url: str = "") -> Path:
-    """Lay out an nginx prefix folder: the repo's shared config plus a loopback listen and upstream,
+    """Lay out an nginx prefix folder: the repo's shared config plus a loopback listen and app servers,
     and the hosts it serves (nginx/known-hosts.sh, as the image writes them at start).
 
     The Docker image has the same layout under /etc/nginx, with nginx/compose/ in place of the
@@ -35,11 +35,9 @@ def write_nginx_prefix(prefix: Path, nginx: str, http_port: int, app_ports: Iter
     (prefix / "listen.conf").write_text(f"listen 127.0.0.1:{http_port};\n")
     (prefix / "hosts.conf").write_text(subprocess.run(["sh", str(NGINX_DIR / "known-hosts.sh"), public_base_url],
                                                       capture_output=True, text=True, check=True).stdout)
-    servers = "".join(f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=5s;\n" for port in app_ports)
-    (prefix / "upstream.conf").write_text(
+    (prefix / "app-servers.conf").write_text(
         "# Written by local_stack: the replicas it started, in place of compose's DNS-resolved app.\n"
-        f"upstream app {{\n    least_conn;\n    zone app 64k;\n{servers}"
-        "    keepalive 32;\n    keepalive_timeout 4s;\n}\n")
+        + "".join(f"server 127.0.0.1:{port} max_fails=3 fail_timeout=5s;\n" for port in app_ports))
     return prefix
 
 

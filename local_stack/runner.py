@@ -137,7 +137,7 @@ class LocalStack:
         nginx = self.processes["nginx"]
         write_nginx_prefix(self.data_dir / "nginx", nginx.argv[0], self.http_port, self.app_ports.values(),
                            self._app_env()["PUBLIC_BASE_URL"])
-        nginx.signal(signal.SIGHUP)  # re-reads upstream.conf; old nginx workers finish what they hold
+        nginx.signal(signal.SIGHUP)  # re-reads app-servers.conf; old nginx workers finish what they hold
         self._wait("nginx", lambda: self._served_by_all(set(names)), timeout)
 
     def _served_by_all(self, names: set[str], among: set[str] | None = None) -> None:
