@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from local_stack.processes import free_port
-from project import SIDE_NAMESPACE, ComposeProject
+from tests.compose.project import SIDE_NAMESPACE, ComposeProject
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from local_stack.paths import REPO
-from support import STACK_VERSION, SteadyLoad, disposable_stack
+from tests.integration.support import STACK_VERSION, SteadyLoad, disposable_stack
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"

@@ -12,7 +12,7 @@ import requests
 
 from local_stack.paths import APP_DIR
 from local_stack.processes import free_port
-from support import wait_for
+from tests.integration.support import wait_for
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 from loadtest.runners import LOCUST, SCENARIOS
 from loadtest.scenarios.seed import ensure_seeds
 from shortstack.links import Target
-from support import cache
+from tests.integration.support import cache
 
 
 def run_locust(stack, prefix: Path, locustfile: str, users: int, seconds: int, *classes: str,

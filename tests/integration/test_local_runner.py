@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from fake_telegram import FakeBotAPI, message_update
 from local_stack import LocalStack
 from local_stack.paths import REPO
 from local_stack.processes import free_port, require_free_port
-from support import create_link, follow, fresh_data_dir, wait_for
+from tests.integration.fake_telegram import FakeBotAPI, message_update
+from tests.integration.support import create_link, follow, fresh_data_dir, wait_for
 
 
 def listening(port: int) -> bool:

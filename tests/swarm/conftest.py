@@ -9,12 +9,11 @@ import subprocess
 
 import pytest
 import requests
-from test_swarm import NEXT_IMAGE
 
-from nodes import Nodes
-from swarm_stack import NAMESPACE, SwarmStack, docker
 from tests.compose.project import ARTIFACTS, HERE
 from tests.integration.support import wait_for
+from tests.swarm.nodes import Nodes
+from tests.swarm.swarm_stack import NAMESPACE, NEXT_IMAGE, SwarmStack, docker
 
 IMAGES = [f"{NAMESPACE}/{name}:latest" for name in ("app", "worker", "nginx", "locust")]
 

@@ -14,6 +14,8 @@ from tests.compose.project import REPO
 
 # The suite's own images (IMAGE_NAMESPACE): building them never retags a user's.
 NAMESPACE = "shortstack-swarm-test"
+# What the rolling-update journey deploys over the stack; the suite removes it at the end.
+NEXT_IMAGE = f"{NAMESPACE}/app:swarm-test-next"
 
 
 def docker(*args: str, timeout: float = 300, check: bool = True, input_text: str | None = None,

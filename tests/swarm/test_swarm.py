@@ -8,22 +8,9 @@ import collections
 import json
 import time
 
-import requests
-
-from swarm_stack import NAMESPACE, docker
-from tests.integration.support import SteadyLoad, wait_for
-
-NEXT_IMAGE = f"{NAMESPACE}/app:swarm-test-next"
-
-
-def create(swarm_stack, url: str) -> str:
-    response = requests.post(f"{swarm_stack.url}/api/v1/links", json={"url": url}, timeout=10)
-    assert response.status_code == 201, response.text
-    return response.json()["code"]
-
-
-def stored_clicks(swarm_stack, code: str) -> int:
-    return requests.get(f"{swarm_stack.url}/api/v1/links/{code}", timeout=10).json()["click_count"]
+from tests.compose.usage import click_count
+from tests.integration.support import SteadyLoad, create_link, wait_for
+from tests.swarm.swarm_stack import NAMESPACE, NEXT_IMAGE, docker
 
 
 def under_load(swarm_stack, code: str) -> tuple[SteadyLoad, SteadyLoad]:
@@ -41,7 +28,7 @@ def assert_nothing_failed_and_every_click_stored(swarm_stack, code: str, gets: S
           f"({len(posts.failed({201}))} failed), served by {served_by}")
     assert gets.failed({302}) == [], gets.failed({302})[:3]
     assert posts.failed({201}) == [], posts.failed({201})[:3]
-    wait_for(lambda: stored_clicks(swarm_stack, code) == made, 60, f"{made} clicks stored")
+    wait_for(lambda: click_count(swarm_stack, code) == made, 60, f"{made} clicks stored")
 
 
 def test_1_the_deploy_converges_and_migrates_once(swarm_stack):
@@ -56,7 +43,7 @@ def test_1_the_deploy_converges_and_migrates_once(swarm_stack):
 def test_2_a_rolling_update_under_load_fails_no_request_and_loses_no_click(swarm_stack, swarm):
     docker("build", "-q", "-t", NEXT_IMAGE, "-", input_text=f"FROM {NAMESPACE}/app:latest\nLABEL next={time.time()}\n")
     swarm.load_images([NEXT_IMAGE])  # every node can run it, as if pulled from a registry
-    code = create(swarm_stack, "https://example.com/swarm/rolling")
+    code = create_link(swarm_stack, url="https://example.com/swarm/rolling")["code"]
     before = {t["Name"]: t["ID"] for t in swarm_stack.tasks("app") if t["DesiredState"] == "Running"}
     gets, posts = under_load(swarm_stack, code)
     with gets, posts:
@@ -73,7 +60,7 @@ def test_2_a_rolling_update_under_load_fails_no_request_and_loses_no_click(swarm
 
 
 def test_3_an_update_whose_tasks_never_get_healthy_rolls_back_by_itself(swarm_stack):
-    code = create(swarm_stack, "https://example.com/swarm/rollback")
+    code = create_link(swarm_stack, url="https://example.com/swarm/rollback")["code"]
     image_before = swarm_stack.inspect("app")["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
     gets, posts = under_load(swarm_stack, code)
     with gets, posts:
@@ -113,7 +100,7 @@ def test_4b_locust_workers_on_several_nodes_report_to_the_master(swarm_stack, sw
 
 def test_5_draining_a_node_under_load_fails_nothing_and_loses_no_click(swarm_stack, swarm):
     node = swarm.nodes[0].node_id()
-    code = create(swarm_stack, "https://example.com/swarm/drain")
+    code = create_link(swarm_stack, url="https://example.com/swarm/drain")["code"]
     gets, posts = under_load(swarm_stack, code)
     with gets, posts:
         time.sleep(3)
@@ -129,7 +116,7 @@ def test_6_a_node_lost_outright_under_load_fails_no_get_and_loses_no_click(swarm
     lost = swarm.nodes[1]
     node = lost.node_id()
     assert node in swarm_stack.task_nodes("app"), "the node to lose runs no app task"
-    code = create(swarm_stack, "https://example.com/swarm/lost")
+    code = create_link(swarm_stack, url="https://example.com/swarm/lost")["code"]
     gets, posts = under_load(swarm_stack, code)
     with gets, posts:
         time.sleep(3)
@@ -152,4 +139,4 @@ def test_6_a_node_lost_outright_under_load_fails_no_get_and_loses_no_click(swarm
     assert gets.failed({302}) == [], gets.failed({302})[:3]
     assert all(o.status is None for o in posts.failed({201})), posts.failed({201})[:3]
     made = sum(o.status == 302 for o in gets.outcomes)
-    wait_for(lambda: stored_clicks(swarm_stack, code) == made, 60, f"{made} clicks stored")
+    wait_for(lambda: click_count(swarm_stack, code) == made, 60, f"{made} clicks stored")

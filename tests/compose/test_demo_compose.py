@@ -6,7 +6,7 @@ import sys
 import uuid
 
 from local_stack.processes import free_port
-from project import REPO, compose_projects
+from tests.compose.project import REPO, compose_projects
 
 
 def test_the_demo_scales_under_load_and_keeps_its_chart(tmp_path):
