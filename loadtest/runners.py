@@ -82,7 +82,7 @@ def measure(target: Target, plan: Plan, out: Path, scenario: Scenario) -> Point:
     target.drain()
     meter = target.meter()
     meter.start()
-    prefix = out / file_stem(experiment, label)
+    prefix = out / _file_stem(experiment, label)
     wall, locust_cpu = run_locust(target, scenario, plan.run_s, prefix)
     cpu = meter.stop(wall)
     cpu["load"] = 100 * locust_cpu / wall
@@ -120,7 +120,7 @@ def measure_wrk(target: Target, plan: Plan, out: Path, experiment: str, path: Wr
     result = wrk.run(path.base_url, list(path.paths), plan.wrk_s, connections, body=path.body, delay_ms=delay_ms)
     cpu = meter.stop(result.seconds)
     cpu["load"] = 100 * (children_cpu_s() - load_before) / result.seconds
-    (out / f"{file_stem(experiment, path.label)}.json").write_text(json.dumps(result.__dict__, indent=1))
+    (out / f"{_file_stem(experiment, path.label)}.json").write_text(json.dumps(result.__dict__, indent=1))
     point = Point(experiment=experiment, label=path.label, replicas=replicas, worker_class=worker_class,
                   users=connections, seconds=result.seconds, requests=result.requests, failures=result.errors,
                   rps=result.rps, p50_ms=result.p50_ms, p95_ms=result.p95_ms, p99_ms=result.p99_ms, cpu_percent=cpu)
@@ -144,7 +144,7 @@ def measure_at_fraction(target: Target, plan: Plan, out: Path, path: WrkPath, pe
     return measure_wrk(target, plan, out, "at-70%", path, peak.replicas, peak.worker_class, connections, delay_ms)
 
 
-def file_stem(experiment: str, label: str) -> str:
+def _file_stem(experiment: str, label: str) -> str:
     stem = f"{experiment}_{label}".replace(" ", "_").replace("→", "to").replace("×", "x")
     return "".join(c for c in stem if c.isalnum() or c in "_-%.").replace("%", "pct")
 
