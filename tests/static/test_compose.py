@@ -132,8 +132,11 @@ def test_every_compose_variable_is_documented_in_env_example():
 def test_the_dev_override_mounts_the_checkout_where_the_images_keep_it_and_reloads():
     dev = yaml.safe_load((REPO / "docker-compose.dev.yml").read_text())["services"]
     workdir = re.search(r"^WORKDIR (\S+)", (REPO / "app" / "Dockerfile").read_text(), re.M).group(1)
-    assert "COPY shortstack ./shortstack" in (REPO / "app" / "Dockerfile").read_text()
-    assert f"./app/shortstack:{workdir}/shortstack:ro" in dev["app"]["volumes"]
+    # The image copies both into its WORKDIR; the override mounts the checkout's over them.
+    assert {"COPY gunicorn.conf.py .", "COPY shortstack ./shortstack"} <= set(
+        (REPO / "app" / "Dockerfile").read_text().splitlines())
+    for name in ("shortstack", "gunicorn.conf.py"):
+        assert f"./app/{name}:{workdir}/{name}:ro" in dev["app"]["volumes"]
     assert dev["app"]["environment"]["GUNICORN_RELOAD"] == "true"
     static = re.search(r"^COPY app/shortstack/static/ (\S+?)/?$", (REPO / "nginx" / "Dockerfile").read_text(), re.M)
     assert f"./app/shortstack/static:{static.group(1)}:ro" in dev["nginx"]["volumes"]
