@@ -9,11 +9,12 @@ LOCAL_PACKAGES := nginx:nginx-light redis-server:redis-server initdb:postgresql
 BENCH_PACKAGES := $(LOCAL_PACKAGES) wrk:wrk
 TEST_PACKAGES  := $(BENCH_PACKAGES) chromium:chromium promtool:prometheus
 
-.PHONY: help deps test-deps local test test-compose test-swarm bench bench-compose demo audit clean \
+.PHONY: help deps test-deps local dev test test-compose test-swarm bench bench-compose demo audit clean \
         deploy rollback backup restore
 
 help:
 	@echo "make local         run nginx + REPLICAS app replicas + WORKERS click workers on http://127.0.0.1:\$${HTTP_PORT:-8080}"
+	@echo "make dev           docker compose up with this checkout's code mounted: an edit shows on the next request"
 	@echo "make test          install what is missing, then run every test that needs no Docker engine"
 	@echo "make test-compose  the compose suite: the real docker-compose.yml on a Docker engine (started if none runs)"
 	@echo "make test-swarm    the Swarm suite: swarm/docker-stack.yml on a 3-engine swarm made here (update, rollback, drain, node loss)"
@@ -55,6 +56,11 @@ $(STAMP):
 local: deps
 	$(PYTHON) -m local_stack
 
+# The compose stack with the checkout's package mounted into the replicas and gunicorn reloading
+# on change (docker-compose.dev.yml): edit a view or template, reload the page, no rebuild.
+dev:
+	docker compose -f docker-compose.yml -f docker-compose.dev.yml up --build
+
 test: test-deps
 	$(VENV)/bin/ruff check .
 	$(PYTHON) -m pytest
@@ -80,7 +86,7 @@ bench-compose: deps
 demo: deps
 	bash tests/compose/engine.sh
 	bash tests/compose/offline-images/build.sh
-	$(PYTHON) -m loadtest.demo $(if $(STEPS),--steps $(STEPS)) $(if $(HTTP_PORT),--http-port $(HTTP_PORT))
+	$(PYTHON) -m loadtest.scaling_demo $(if $(STEPS),--steps $(STEPS)) $(if $(HTTP_PORT),--http-port $(HTTP_PORT))
 
 # pip-audit reads PyPI's per-release JSON; where only the package index is reachable it would
 # report every package as "not found" and pass, so that case is a clear skip instead. The address

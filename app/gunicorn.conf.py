@@ -41,6 +41,10 @@ if worker_class == "sync":
     worker_class = DrainingSyncWorker
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# `make dev`: restart the workers when a module or a template changes, so an edit shows on the
+# next request without rebuilding the image. Polls the files every second; never in production.
+reload = os.environ.get("GUNICORN_RELOAD", "false") == "true"
+reload_extra_files = ["shortstack/templates/*.html"] if reload else []
 # Docker stops a container 30 s after SIGTERM by default; in-flight requests finish well before that.
 graceful_timeout = 20
 # Longer than nginx's upstream keepalive_timeout (4 s), so nginx always closes an idle connection first.

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 
-from local_stack.stack import REPO, free_port
+from local_stack.paths import REPO
+from local_stack.processes import free_port
 
 
 class ComposeRun:

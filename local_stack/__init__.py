@@ -6,6 +6,7 @@ all again. `make local`, the integration tests and `make bench` all use it. It i
 demo harness, not an orchestrator: production runs on Docker Compose.
 """
 
-from .stack import LocalStack, MissingBinary, StackError
+from .processes import MissingBinary, StackError
+from .runner import LocalStack
 
 __all__ = ["LocalStack", "MissingBinary", "StackError"]

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from .stack import DEFAULT_DATA_DIR, LocalStack, StackError
+from .paths import DEFAULT_DATA_DIR
+from .processes import StackError
+from .runner import LocalStack
 
 
 def _env_int(name: str, default: int) -> int:

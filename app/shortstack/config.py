@@ -56,7 +56,7 @@ class Settings:
         return cls(
             database_url=env.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/shortstack",
             redis_url=env.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
-            secret_key=env.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+            secret_key=env.get("SECRET_KEY") or DEFAULT_SECRET_KEY,
             public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
             instance_id=env.get("INSTANCE_ID") or hostname,
             version=env.get("APP_VERSION") or "dev",
@@ -91,7 +91,7 @@ def check_production(settings: Settings) -> None:
     if settings.app_env != "production":
         return
     missing = []
-    if settings.secret_key in ("", DEFAULT_SECRET_KEY) or len(settings.secret_key) < 16:
+    if settings.secret_key == DEFAULT_SECRET_KEY or len(settings.secret_key) < 16:
         missing.append("SECRET_KEY set to a long random value "
                        "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
     for name, url, source in (("DATABASE_URL", settings.database_url, "POSTGRES_PASSWORD"),

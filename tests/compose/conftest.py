@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from project import HERE, NAMESPACE, TELEGRAM_SECRET, TELEGRAM_TOKEN, ComposeProject, compose_projects
+from tests.compose.project import HERE, NAMESPACE, TELEGRAM_SECRET, TELEGRAM_TOKEN, ComposeProject, compose_projects
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,7 +5,7 @@ import csv
 import subprocess
 import sys
 
-from project import REPO, compose_projects
+from tests.compose.project import REPO, compose_projects
 
 
 def test_the_compose_scaling_experiment_writes_its_results_and_leaves_no_project(tmp_path):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from local_stack.stack import free_port
-from project import SIDE_NAMESPACE, ComposeProject
+from local_stack.processes import free_port
+from tests.compose.project import SIDE_NAMESPACE, ComposeProject
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,10 @@ import time
 
 import requests
 
-from project import ARTIFACTS, TELEGRAM_SECRET
+from tests.compose.project import ARTIFACTS, TELEGRAM_SECRET
+from tests.compose.usage import RedirectsAndCreates, click_count
 from tests.integration.fake_telegram import message_update
-from tests.integration.support import SteadyLoad as RequestLoad
-from tests.integration.support import wait_for
-from usage import SteadyLoad, click_count, create
+from tests.integration.support import SteadyLoad, create_link, wait_for
 
 LONG_RUNNING = {"nginx", "app", "worker", "bot-worker", "postgres", "redis", "locust", "locust-worker",
                 "fake-telegram"}
@@ -62,7 +61,7 @@ def test_1b_no_service_runs_as_root(project):
 
 
 def test_2_a_link_followed_60_times_is_served_by_all_3_replicas_and_counted_60_times(project):
-    link = create(project, "https://example.com/compose/journey")
+    link = create_link(project, url="https://example.com/compose/journey")
     assert link["short_url"] == f"{project.url}/{link['code']}"  # PUBLIC_BASE_URL
     seen = served_by(project, link["code"], FOLLOWS)
     assert set(seen) == project.container_ids("app"), seen
@@ -79,7 +78,7 @@ def test_2b_nginx_refuses_hosts_other_than_public_base_url(project):
 def test_3_scaling_to_5_replicas_reaches_nginx_without_restarting_it(project):
     [nginx_before] = project.containers("nginx")
     started_before = project.inspect(nginx_before["ID"])["State"]["StartedAt"]
-    code = create(project, "https://example.com/compose/scale-up")["code"]
+    code = create_link(project, url="https://example.com/compose/scale-up")["code"]
 
     project.compose("up", "-d", "--scale", "app=5")
     replicas = project.container_ids("app")
@@ -93,8 +92,8 @@ def test_3_scaling_to_5_replicas_reaches_nginx_without_restarting_it(project):
 
 
 def test_4_scaling_down_5_to_2_under_load_fails_no_request(project):
-    code = create(project, "https://example.com/compose/scale-down")["code"]
-    with SteadyLoad(project, code) as load:
+    code = create_link(project, url="https://example.com/compose/scale-down")["code"]
+    with RedirectsAndCreates(project, code) as load:
         time.sleep(2)
         project.compose("up", "-d", "--scale", "app=2")
         time.sleep(8)  # past nginx's next re-resolve: the stopped replicas are out of its list
@@ -179,16 +178,16 @@ def test_7_the_logs_hold_no_traceback_and_nothing_repeats_while_idle(project):
 def test_7b_redis_stopped_under_load_redirects_keep_their_pace_and_no_click_is_lost(project):
     # Where Docker's DNS is in the path: a stopped container's name goes on to the host's resolver,
     # which may take seconds to say no. A replica must not pay that per request (its breaker).
-    code = create(project, "https://example.com/compose/no-redis")["code"]
+    code = create_link(project, url="https://example.com/compose/no-redis")["code"]
 
     def redirect(session: requests.Session, seq: int) -> requests.Response:
         return session.get(f"{project.url}/{code}", allow_redirects=False, timeout=15)
 
-    with RequestLoad(redirect, threads=4) as before:
+    with SteadyLoad(redirect, threads=4) as before:
         time.sleep(5)
     project.compose("stop", "redis")
     try:
-        with RequestLoad(redirect, threads=4) as during:
+        with SteadyLoad(redirect, threads=4) as during:
             time.sleep(15)
     finally:
         project.compose("start", "redis")

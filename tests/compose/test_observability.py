@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from local_stack.stack import free_port
-from project import SIDE_NAMESPACE, ComposeProject
-from tests.integration.support import wait_for
-from usage import click_count, create
+from local_stack.processes import free_port
+from tests.compose.project import SIDE_NAMESPACE, ComposeProject
+from tests.compose.usage import click_count
+from tests.integration.support import create_link, wait_for
 
 RULES = (Path(__file__).resolve().parents[2] / "prometheus" / "rules.yml").read_text()
 # What the rules' bound for NoClickWorker is made of: its `for:`, plus a DNS refresh, a scrape
@@ -66,7 +66,7 @@ def test_every_replica_worker_and_exporter_is_scraped(watched):
 
 
 def test_a_followed_link_shows_in_latency_and_ingest(watched):
-    code = create(watched, "https://example.com/watched")["code"]
+    code = create_link(watched, url="https://example.com/watched")["code"]
     assert requests.get(f"{watched.url}/{code}", allow_redirects=False, timeout=10).status_code == 302
     wait_for(lambda: click_count(watched, code) == 1, 30, "the click stored")
 

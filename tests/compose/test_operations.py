@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from ops.deploy import git_version
-from tests.integration.support import wait_for
-from usage import SteadyLoad, click_count, create
+from tests.compose.usage import RedirectsAndCreates, click_count
+from tests.integration.support import create_link, wait_for
 
 # Filled by the journeys for the ones after them.
 versions: dict[str, str] = {}
@@ -36,10 +36,10 @@ def cluster_versions(project) -> set[str]:
     return {replica["version"] for replica in cluster["replicas"]}
 
 
-def deploy_under_load(project, *make_args: str) -> tuple[subprocess.CompletedProcess, SteadyLoad, str]:
+def deploy_under_load(project, *make_args: str) -> tuple[subprocess.CompletedProcess, RedirectsAndCreates, str]:
     """Run `make ARGS` while 6 clients follow one link as fast as they can and one creates links."""
-    code = create(project, f"https://example.com/compose/{make_args[0]}")["code"]
-    with SteadyLoad(project, code, getters=6) as load:
+    code = create_link(project, url=f"https://example.com/compose/{make_args[0]}")["code"]
+    with RedirectsAndCreates(project, code, getters=6) as load:
         result = project.make(*make_args)
     print(f"make {' '.join(make_args)} under load: {dict(load.ok)} answered, {len(load.failures)} failed\n"
           f"{result.stdout}{result.stderr}")
@@ -54,7 +54,7 @@ def assert_a_plain_up_recreates_nothing(project) -> None:
     assert {service: {c["ID"] for c in project.containers(service)} for service in services} == before
 
 
-def assert_every_click_stored(project, code: str, load: SteadyLoad) -> None:
+def assert_every_click_stored(project, code: str, load: RedirectsAndCreates) -> None:
     assert wait_for(lambda: click_count(project, code) == load.ok["GET"], 30, f"{load.ok['GET']} stored clicks")
 
 
@@ -212,7 +212,7 @@ def test_4_backup_down_v_up_restore_brings_every_link_click_key_and_owner_back_b
 
 
 def test_5_a_backup_holds_the_clicks_queued_when_it_began_so_a_restore_loses_none(project, backup_dir):
-    code = create(project, "https://example.com/compose/queued-at-backup")["code"]
+    code = create_link(project, url="https://example.com/compose/queued-at-backup")["code"]
     project.compose("pause", "worker")
     try:
         for _ in range(20):  # answered, queued in Redis, not yet stored

@@ -1,6 +1,6 @@
 import pytest
 
-from support import STACK_VERSION, disposable_stack
+from tests.integration.support import STACK_VERSION, disposable_stack
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 import tempfile
 import threading
@@ -79,6 +80,23 @@ def click_count(stack: LocalStack, code: str) -> int:
     """The clicks stored for `code`, read in PostgreSQL (whoever may see them through the API)."""
     with db(stack) as conn:
         return conn.execute("SELECT click_count FROM links WHERE code = %s", (code,)).fetchone()[0]
+
+
+def link_rows(stack: LocalStack) -> int:
+    """How many links PostgreSQL holds (to show a refused request stored nothing)."""
+    with db(stack) as conn:
+        return conn.execute("SELECT count(*) FROM links").fetchone()[0]
+
+
+def stored_clicks(stack: LocalStack, *codes: str) -> int:
+    """The click rows PostgreSQL holds for `codes`, counted one by one (not the roll-up counters)."""
+    with db(stack) as conn:
+        return conn.execute("SELECT count(*) FROM clicks WHERE code = ANY(%s)", (list(codes),)).fetchone()[0]
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token in the link form of a page's HTML, as a browser would send it back."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
 
 
 @dataclass(frozen=True)

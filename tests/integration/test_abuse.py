@@ -2,7 +2,6 @@
 
 import http.client
 import json
-import re
 import socket
 import time
 import urllib.parse
@@ -11,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from support import db, disposable_stack, follow
+from tests.integration.support import csrf_token, db, disposable_stack, follow
 
 LIMIT = 5
 
@@ -132,7 +131,7 @@ class Browser:
         return response.status, text
 
     def shorten(self, url: str) -> int:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', self.send("GET", "/")[1])[1]
+        token = csrf_token(self.send("GET", "/")[1])
         form = urllib.parse.urlencode({"csrf_token": token, "url": url, "expires_in": ""})
         return self.send("POST", "/", form, "application/x-www-form-urlencoded")[0]
 

@@ -5,7 +5,7 @@ import uuid
 
 import requests
 
-from support import STACK_VERSION, wait_for
+from tests.integration.support import STACK_VERSION, wait_for
 
 
 def test_requests_reach_every_replica(stack):

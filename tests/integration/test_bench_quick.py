@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from local_stack.stack import REPO
+from local_stack.paths import REPO
 
 EXPERIMENTS = {"ceiling", "at-70%", "hot-path-workers", "ingest", "stats-cost", "scaling-mixed", "scaling-io",
                "worker-class"}

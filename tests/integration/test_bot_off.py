@@ -6,7 +6,7 @@ import sys
 
 import requests
 
-from local_stack.stack import APP_DIR, WORKER_DIR
+from local_stack.paths import APP_DIR, WORKER_DIR
 
 
 def test_webhook_is_off_without_a_token(stack):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from local_stack.stack import REPO
-from support import STACK_VERSION, SteadyLoad, disposable_stack
+from local_stack.paths import REPO
+from tests.integration.support import STACK_VERSION, SteadyLoad, disposable_stack
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"

@@ -6,7 +6,7 @@ import re
 import pytest
 import requests
 
-from support import cache, click_count, create_link, disposable_stack, wait_for
+from tests.integration.support import cache, click_count, create_link, disposable_stack, wait_for
 
 CAP = 300
 FOLLOWS = 1000

@@ -10,7 +10,7 @@ import socket
 import pytest
 import requests
 
-from support import create_link, disposable_stack
+from tests.integration.support import create_link, disposable_stack
 
 PROBLEM = "application/problem+json"
 

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from support import SteadyLoad, create_link, db, disposable_stack, follow, wait_for
+from tests.integration.support import SteadyLoad, create_link, db, disposable_stack, follow, stored_clicks, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +22,6 @@ def stack():
 
 def redirects(stack, code):
     return lambda session, seq: session.get(f"{stack.url}/{code}", allow_redirects=False, timeout=30)
-
-
-def stored_clicks(stack, code) -> int:
-    with db(stack) as conn:
-        return conn.execute("SELECT count(*) FROM clicks WHERE code = %s", (code,)).fetchone()[0]
 
 
 def metric(stack, name: str) -> int:

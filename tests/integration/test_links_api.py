@@ -3,14 +3,9 @@
 import pytest
 import requests
 
-from support import create_link, db
+from tests.integration.support import create_link, link_rows
 
 PROBLEM = "application/problem+json"
-
-
-def link_rows(stack) -> int:
-    with db(stack) as conn:
-        return conn.execute("SELECT count(*) FROM links").fetchone()[0]
 
 
 def test_create_and_read_a_link(stack):

@@ -2,15 +2,12 @@
 
 import csv
 import subprocess
-import sys
 from pathlib import Path
 
-from loadtest.seed import ensure_seeds
-from local_stack.stack import REPO
+from loadtest.runners import LOCUST, SCENARIOS
+from loadtest.scenarios.seed import ensure_seeds
 from shortstack.links import Target
-from support import cache
-
-LOCUST = str(Path(sys.executable).parent / "locust")
+from tests.integration.support import cache
 
 
 def run_locust(stack, prefix: Path, locustfile: str, users: int, seconds: int, *classes: str,
@@ -18,7 +15,7 @@ def run_locust(stack, prefix: Path, locustfile: str, users: int, seconds: int, *
     """Run Locust headless; returns its stats rows by name. Locust exits 1 when any check failed."""
     result = subprocess.run([LOCUST, "-f", locustfile, "--headless", "-u", str(users), "-r", str(users),
                              "-t", f"{seconds}s", "--host", stack.url, "--csv", str(prefix), "--only-summary",
-                             *classes], cwd=REPO / "loadtest", capture_output=True, text=True, timeout=120)
+                             *classes], cwd=SCENARIOS, capture_output=True, text=True, timeout=120)
     assert result.returncode == exit_code, result.stdout[-3000:] + result.stderr[-3000:]
     with open(f"{prefix}_stats.csv") as handle:
         return {row["Name"]: row for row in csv.DictReader(handle)}

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from fake_telegram import FakeBotAPI, message_update
 from local_stack import LocalStack
-from local_stack.stack import REPO, _require_free_port, free_port
-from support import create_link, follow, fresh_data_dir, wait_for
+from local_stack.paths import REPO
+from local_stack.processes import free_port, require_free_port
+from tests.integration.fake_telegram import FakeBotAPI, message_update
+from tests.integration.support import create_link, follow, fresh_data_dir, wait_for
 
 
 def listening(port: int) -> bool:
@@ -95,7 +96,7 @@ def test_a_port_held_only_by_time_wait_connections_of_a_previous_run_is_free():
         accepted, _ = server.accept()
         accepted.close()  # the server side closes first, as nginx does: its port keeps a TIME_WAIT
         client.close()
-    _require_free_port(port)
+    require_free_port(port)
 
 
 def test_polling_in_dotenv_makes_the_bot_answer_from_get_updates(stack, tmp_path):

@@ -8,7 +8,7 @@ import uuid
 import psycopg
 from yoyo import read_migrations
 
-from local_stack.stack import APP_DIR
+from local_stack.paths import APP_DIR
 from shortstack.migrate import MIGRATIONS_DIR, migrate
 
 MIGRATIONS = len(list(MIGRATIONS_DIR.glob("*.sql")))

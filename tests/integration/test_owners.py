@@ -8,7 +8,16 @@ import sys
 import pytest
 import requests
 
-from support import cache, create_link, db, disposable_stack, follow, wait_for
+from tests.integration.support import (
+    cache,
+    create_link,
+    csrf_token,
+    db,
+    disposable_stack,
+    follow,
+    stored_clicks,
+    wait_for,
+)
 
 
 def admin(stack, *args: str) -> subprocess.CompletedProcess:
@@ -84,7 +93,7 @@ def test_an_unknown_key_is_a_401_problem_and_stores_nothing(stack, key):
 
 
 def form_create(stack, browser: requests.Session, url: str, public: bool = False) -> str:
-    token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(f"{stack.url}/", timeout=5).text)[1]
+    token = csrf_token(browser.get(f"{stack.url}/", timeout=5).text)
     form = {"csrf_token": token, "url": url, "alias": "", "expires_in": ""}
     if public:
         form["public_stats"] = "on"
@@ -158,11 +167,6 @@ def test_bad_admin_commands_get_a_readable_message(stack):
     assert "Traceback" not in unreachable.stderr
 
 
-def stored_clicks(stack, code: str) -> int:
-    with db(stack) as conn:
-        return conn.execute("SELECT count(*) FROM clicks WHERE code = %s", (code,)).fetchone()[0]
-
-
 @pytest.fixture(scope="module")
 def keys_only():
     """A stack where creating a link needs an API key."""
@@ -174,7 +178,7 @@ def test_with_keys_required_only_key_holders_create_links(keys_only):
     refused = requests.post(f"{keys_only.url}/api/v1/links", json={"url": "https://example.com/x"}, timeout=5)
     assert refused.status_code == 401 and "X-Api-Key" in refused.json()["detail"]
     with requests.Session() as browser:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(f"{keys_only.url}/", timeout=5).text)[1]
+        token = csrf_token(browser.get(f"{keys_only.url}/", timeout=5).text)
         page = browser.post(f"{keys_only.url}/", data={"csrf_token": token, "url": "https://example.com/y",
                                                        "expires_in": ""}, timeout=5)
         assert page.status_code == 422 and "API key" in page.text

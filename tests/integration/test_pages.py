@@ -4,12 +4,7 @@ import re
 
 import requests
 
-from support import db
-
-
-def link_rows(stack) -> int:
-    with db(stack) as conn:
-        return conn.execute("SELECT count(*) FROM links").fetchone()[0]
+from tests.integration.support import csrf_token, db, link_rows
 
 
 def test_a_form_post_without_its_csrf_token_is_refused_and_stores_nothing(stack):
@@ -23,7 +18,7 @@ def test_a_form_post_without_its_csrf_token_is_refused_and_stores_nothing(stack)
 
 def test_the_form_shortens_with_a_plain_post_and_remembers_the_browser(stack):
     with requests.Session() as browser:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(f"{stack.url}/", timeout=5).text)[1]
+        token = csrf_token(browser.get(f"{stack.url}/", timeout=5).text)
         page = browser.post(f"{stack.url}/", data={"csrf_token": token, "url": "https://example.com/form",
                                                    "alias": "", "expires_in": "1d"}, timeout=5)
         assert page.status_code == 200
@@ -37,7 +32,7 @@ def test_the_form_shortens_with_a_plain_post_and_remembers_the_browser(stack):
 def test_the_form_refuses_credentials_in_the_target_and_stores_nothing(stack):
     before = link_rows(stack)
     with requests.Session() as browser:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(f"{stack.url}/", timeout=5).text)[1]
+        token = csrf_token(browser.get(f"{stack.url}/", timeout=5).text)
         page = browser.post(f"{stack.url}/", data={"csrf_token": token, "url": "https://user:secret@example.com/x",
                                                    "alias": "", "expires_in": ""}, timeout=5)
     assert page.status_code == 422

@@ -10,9 +10,17 @@ import time
 import pytest
 import requests
 
-from fake_telegram import ANONYMOUS_ADMIN, CHANNEL_BOT, SERVICE_USER, FakeBotAPI, entity, group, message_update
-from local_stack.stack import APP_DIR, WORKER_DIR
-from support import cache, click_count, db, disposable_stack, follow, wait_for
+from local_stack.paths import APP_DIR, WORKER_DIR
+from tests.integration.fake_telegram import (
+    ANONYMOUS_ADMIN,
+    CHANNEL_BOT,
+    SERVICE_USER,
+    FakeBotAPI,
+    entity,
+    group,
+    message_update,
+)
+from tests.integration.support import cache, click_count, db, disposable_stack, follow, wait_for
 
 TOKEN = "123456:TEST-TOKEN"
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"

@@ -34,7 +34,7 @@ def test_locust_targets_nginx_and_its_workers_can_scale():
     worker = SERVICES["locust-worker"]
     assert "container_name" not in worker and "ports" not in worker
     assert worker["command"][-2:] == ["--master-host", "locust"]
-    files = (REPO / "loadtest" / "Dockerfile").read_text()
+    files = (REPO / "loadtest" / "scenarios" / "Dockerfile").read_text()
     for name in SERVICES["locust"]["command"][1].split(","):
         assert name in files, f"{name} is not copied into the Locust image"
 
@@ -127,3 +127,20 @@ def test_every_compose_variable_is_documented_in_env_example():
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", (REPO / ".env.example").read_text(), re.M))
     used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", (REPO / "docker-compose.yml").read_text()))
     assert used <= documented, f"undocumented: {sorted(used - documented)}"
+
+
+def test_the_dev_override_mounts_the_checkout_where_the_images_keep_it_and_reloads():
+    dev = yaml.safe_load((REPO / "docker-compose.dev.yml").read_text())["services"]
+    workdir = re.search(r"^WORKDIR (\S+)", (REPO / "app" / "Dockerfile").read_text(), re.M).group(1)
+    # The image copies both into its WORKDIR; the override mounts the checkout's over them.
+    assert {"COPY gunicorn.conf.py .", "COPY shortstack ./shortstack"} <= set(
+        (REPO / "app" / "Dockerfile").read_text().splitlines())
+    for name in ("shortstack", "gunicorn.conf.py"):
+        assert f"./app/{name}:{workdir}/{name}:ro" in dev["app"]["volumes"]
+    assert dev["app"]["environment"]["GUNICORN_RELOAD"] == "true"
+    static = re.search(r"^COPY app/shortstack/static/ (\S+?)/?$", (REPO / "nginx" / "Dockerfile").read_text(), re.M)
+    assert f"./app/shortstack/static:{static.group(1)}:ro" in dev["nginx"]["volumes"]
+    result = subprocess.run([Path(sys.executable).parent / "check-jsonschema", "--builtin-schema",
+                             "vendor.compose-spec", str(REPO / "docker-compose.dev.yml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -88,9 +88,9 @@ def test_probes_point_at_endpoints_that_exist_on_the_ports_served():
     assert "location = /nginx-health" in (REPO / "nginx/conf.d/shortstack.conf").read_text()
     listen = (REPO / "nginx/compose/listen.conf").read_text().split()[1].rstrip(";")
     assert balancer["ports"][0]["containerPort"] == int(listen)
-    upstream = next(d for _, d in DOCUMENTS if d["metadata"]["name"] == "nginx-upstream")["data"]["upstream.conf"]
-    assert "server app-pods.shortstack.svc.cluster.local:8000 resolve" in upstream
-    assert "least_conn;" in upstream  # balanced as under compose
+    servers = next(d for _, d in DOCUMENTS if d["metadata"]["name"] == "nginx-app-servers")["data"]["app-servers.conf"]
+    assert "server app-pods.shortstack.svc.cluster.local:8000 resolve" in servers
+    assert "upstream app" not in servers  # balanced by the shared block, as under compose
 
 
 def test_images_are_the_ones_compose_builds_and_runs():

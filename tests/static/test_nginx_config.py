@@ -4,8 +4,14 @@ import re
 import subprocess
 
 import pytest
+import yaml
 
-from local_stack.stack import NGINX_DIR, find_binary, nginx_command, write_nginx_prefix
+from local_stack.nginx_config import nginx_command, write_nginx_prefix
+from local_stack.paths import NGINX_DIR, REPO
+from local_stack.processes import find_binary
+
+SHARED_UPSTREAM = re.search(r"^upstream app \{.*?^\}", (NGINX_DIR / "conf.d" / "shortstack.conf").read_text(),
+                            re.M | re.S).group(0)
 
 
 @pytest.mark.parametrize("public_base_url", ["", "https://Sho.rt.example/", "http://[::1]:8080"])
@@ -33,19 +39,27 @@ def test_compose_https_config_passes_nginx_t(tmp_path, public_base_url):
 
 
 def test_compose_upstream_re_resolves_app_through_docker_dns():
-    upstream = (NGINX_DIR / "compose" / "upstream.conf").read_text()
+    upstream = (NGINX_DIR / "compose" / "app-servers.conf").read_text()
     assert "resolver 127.0.0.11 valid=5s" in upstream
-    assert "zone app " in upstream  # `resolve` needs the upstream in shared memory
+    assert "zone app " in SHARED_UPSTREAM  # `resolve` needs the upstream in shared memory
     assert "server app:8000 resolve" in upstream
     assert (NGINX_DIR / "compose" / "listen.conf").read_text().strip() == "listen 8080;"
 
 
-def test_compose_and_the_local_runner_balance_alike(tmp_path):
+def test_compose_swarm_kubernetes_and_the_local_runner_balance_alike(tmp_path):
     # Round-robin would let one replica's queue grow while another's shrinks (closed-loop users
     # return sooner from the shorter queue); least_conn sends each request where fewest wait.
-    local = write_nginx_prefix(tmp_path / "nginx", find_binary("nginx"), 8080, [8001]) / "upstream.conf"
-    for upstream in (NGINX_DIR / "compose" / "upstream.conf", local):
-        assert re.search(r"upstream app \{[^}]*\bleast_conn;", upstream.read_text()), upstream
+    assert re.search(r"\bleast_conn;", SHARED_UPSTREAM)
+    # One upstream block for all four: each environment says only where the replicas are.
+    local = write_nginx_prefix(tmp_path / "nginx", find_binary("nginx"), 8080, [8001, 8002]) / "app-servers.conf"
+    kubernetes = next(d for d in yaml.safe_load_all((REPO / "kubernetes" / "nginx.yaml").read_text())
+                      if d["metadata"]["name"] == "nginx-app-servers")["data"]["app-servers.conf"]
+    for name, servers in (("compose", (NGINX_DIR / "compose" / "app-servers.conf").read_text()),
+                          ("swarm", (REPO / "swarm" / "app-servers.conf").read_text()),
+                          ("kubernetes", kubernetes), ("local", local.read_text())):
+        lines = [line.strip() for line in servers.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        assert lines and all(line.split()[0] in ("server", "resolver") for line in lines), (name, lines)
+        assert all(line.endswith(" max_fails=3 fail_timeout=5s;") for line in lines if line.startswith("server")), name
 
 
 def test_every_error_page_nginx_refers_to_exists():

@@ -30,7 +30,7 @@ def test_the_stack_has_the_settings_and_defaults_compose_has():
 
 def test_every_service_is_found_without_a_virtual_ip_and_nginx_resolves_each_app_task():
     assert all(service["deploy"]["endpoint_mode"] == "dnsrr" for service in STACK.values())
-    upstream = (REPO / "swarm" / "upstream.conf").read_text()
-    assert "server tasks.app:8000 resolve" in upstream and "least_conn;" in upstream
+    servers = (REPO / "swarm" / "app-servers.conf").read_text()
+    assert "server tasks.app:8000 resolve" in servers and "upstream app" not in servers  # the shared block balances
     update = STACK["app"]["deploy"]["update_config"]
     assert (update["order"], update["failure_action"]) == ("start-first", "rollback")

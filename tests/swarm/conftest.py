@@ -9,12 +9,11 @@ import subprocess
 
 import pytest
 import requests
-from test_swarm import NEXT_IMAGE
 
-from nodes import Nodes
-from stack import NAMESPACE, SwarmStack, docker
 from tests.compose.project import ARTIFACTS, HERE
 from tests.integration.support import wait_for
+from tests.swarm.nodes import Nodes
+from tests.swarm.swarm_stack import NAMESPACE, NEXT_IMAGE, SwarmStack, docker
 
 IMAGES = [f"{NAMESPACE}/{name}:latest" for name in ("app", "worker", "nginx", "locust")]
 
@@ -47,7 +46,7 @@ def swarm() -> Nodes:
 
 
 @pytest.fixture(scope="session")
-def stack(swarm: Nodes) -> SwarmStack:
+def swarm_stack(swarm: Nodes) -> SwarmStack:
     """The stack deployed and serving through nginx from all three app tasks."""
     deployed = SwarmStack(env={"LINK_CREATE_RATE_LIMIT": "100000/minute"})
     try:

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stack import docker
+from tests.swarm.swarm_stack import docker
 
 STATE = Path("/var/lib/shortstack-swarm-nodes")
 SUBNET = "10.213.77"  # .1 is this host's end of the bridge, .11, .12, … the nodes

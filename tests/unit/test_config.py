@@ -58,6 +58,14 @@ def test_production_accepts_real_settings_and_development_anything():
                                         "DATABASE_URL": "postgresql://shortstack:shortstack@postgres/shortstack"}))
 
 
+def test_an_empty_secret_key_means_the_default_and_the_form_page_renders():
+    # `SECRET_KEY=` exported empty, as .env.example allows for every setting ("Empty means unset").
+    from shortstack.web import create_app
+    settings = Settings.from_env({"SECRET_KEY": ""})
+    assert settings.secret_key == "dev-insecure-change-me"
+    assert create_app(settings).test_client().get("/").status_code == 200
+
+
 def test_production_sends_hsts_and_secure_session_cookies():
     from shortstack.web import create_app
     for settings, hsts, secure in ((Settings.from_env(PRODUCTION), "max-age=31536000", True),

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from local_stack.stack import APP_DIR, WORKER_DIR
+from local_stack.paths import APP_DIR, WORKER_DIR
 
 
 def test_the_worker_the_bot_and_migrate_load_no_flask_and_no_view():

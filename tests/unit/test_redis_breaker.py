@@ -4,7 +4,7 @@ port nothing listens on refuses at once (no mock)."""
 import pytest
 import redis
 
-from local_stack.stack import free_port
+from local_stack.processes import free_port
 from shortstack import backends
 from shortstack.backends import Backends, RedisUnavailable
 from shortstack.clickspool import ClickSpool

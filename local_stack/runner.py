@@ -1,136 +1,23 @@
-"""The LocalStack harness: processes, ports, readiness and shutdown."""
+"""The LocalStack harness: the topology started in dependency order, readiness, scaling and shutdown."""
 
 from __future__ import annotations
 
-import ctypes
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import psycopg
 import redis
 
-REPO = Path(__file__).resolve().parent.parent
-APP_DIR = REPO / "app"
-WORKER_DIR = REPO / "worker"
-NGINX_DIR = REPO / "nginx"
-DEFAULT_DATA_DIR = REPO / ".local"
-
-INSTALL_HINTS = {
-    "nginx": "apt-get update && apt-get install -y nginx-light",
-    "initdb": "apt-get update && apt-get install -y postgresql",
-    "postgres": "apt-get update && apt-get install -y postgresql",
-    "redis-server": "apt-get update && apt-get install -y redis-server",
-}
-STOP_TIMEOUT_S = 20.0
-PR_SET_PDEATHSIG = 1
-
-
-class StackError(RuntimeError):
-    """A process of the stack failed to start or answer; the message says which and why."""
-
-
-class MissingBinary(StackError):
-    """A binary the stack needs is not installed; the message holds the install command."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"{name} is not installed. Install it with:\n    {INSTALL_HINTS[name]}")
-
-
-def find_binary(name: str) -> str:
-    """The path of `name`, looking also where Debian keeps PostgreSQL's server binaries."""
-    found = shutil.which(name)
-    if found:
-        return found
-    versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
-                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
-    if versions:
-        return str(versions[-1])
-    raise MissingBinary(name)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _require_free_port(port: int) -> None:
-    with socket.socket() as sock:
-        # As nginx binds: connections of a previous run in TIME_WAIT do not make the port taken.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            raise StackError(f"port {port} is already in use; choose another with HTTP_PORT=...") from None
-
-
-def _die_with_parent() -> None:
-    # If the harness itself is killed, the kernel stops its children instead of orphaning them.
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-@dataclass
-class Process:
-    """One child process of the stack, restartable with the same command and environment."""
-
-    name: str
-    argv: list[str]
-    log_path: Path
-    env: dict[str, str] = field(default_factory=dict)
-    cwd: Path = REPO
-    user: str | None = None
-    stop_signal: int = signal.SIGTERM
-    popen: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.popen = subprocess.Popen(
-                self.argv, cwd=self.cwd, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True, user=self.user, preexec_fn=_die_with_parent,
-            )
-
-    @property
-    def running(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self.popen.pid if self.popen else None
-
-    def signal(self, sig: int) -> None:
-        """Signal the whole process group, as killing a container would (gunicorn's workers too)."""
-        if self.running:
-            os.killpg(self.popen.pid, sig)
-
-    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        """Ask it to stop, then kill it if it has not within `timeout` seconds."""
-        if not self.running:
-            return
-        self.popen.send_signal(self.stop_signal)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
+from .nginx_config import nginx_command, write_nginx_prefix
+from .paths import APP_DIR, DEFAULT_DATA_DIR, WORKER_DIR
+from .processes import STOP_TIMEOUT_S, Process, StackError, find_binary, free_port, require_free_port
 
 
 class LocalStack:
@@ -185,7 +72,7 @@ class LocalStack:
     def start(self, timeout: float = 60.0) -> None:
         """Start everything in dependency order and return once nginx serves a ready replica."""
         nginx = find_binary("nginx")  # fail on a missing binary or a taken port before starting anything
-        _require_free_port(self.http_port)
+        require_free_port(self.http_port)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # The postgres user and nginx's workers must be able to reach their files below it.
         self.data_dir.chmod(0o755)
@@ -250,7 +137,7 @@ class LocalStack:
         nginx = self.processes["nginx"]
         write_nginx_prefix(self.data_dir / "nginx", nginx.argv[0], self.http_port, self.app_ports.values(),
                            self._app_env()["PUBLIC_BASE_URL"])
-        nginx.signal(signal.SIGHUP)  # re-reads upstream.conf; old nginx workers finish what they hold
+        nginx.signal(signal.SIGHUP)  # re-reads app-servers.conf; old nginx workers finish what they hold
         self._wait("nginx", lambda: self._served_by_all(set(names)), timeout)
 
     def _served_by_all(self, names: set[str], among: set[str] | None = None) -> None:
@@ -376,46 +263,3 @@ class LocalStack:
                 time.sleep(0.2)
 
 
-def write_nginx_prefix(prefix: Path, nginx: str, http_port: int, app_ports: Iterable[int],
-                       public_base_url: str = "") -> Path:
-    """Lay out an nginx prefix folder: the repo's shared config plus a loopback listen and upstream,
-    and the hosts it serves (nginx/known-hosts.sh, as the image writes them at start).
-
-    The Docker image has the same layout under /etc/nginx, with nginx/compose/ in place of the
-    two generated files.
-    """
-    (prefix / "public").mkdir(parents=True, exist_ok=True)
-    prefix.chmod(0o755)
-    links = {
-        prefix / "nginx.conf": NGINX_DIR / "nginx.conf",
-        prefix / "conf.d": NGINX_DIR / "conf.d",
-        prefix / "mime.types": _nginx_conf_dir(nginx) / "mime.types",
-        prefix / "public" / "static": APP_DIR / "shortstack" / "static",
-        prefix / "public" / "errors": NGINX_DIR / "errors",
-    }
-    for link, target in links.items():
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(target)
-    (prefix / "listen.conf").write_text(f"listen 127.0.0.1:{http_port};\n")
-    (prefix / "hosts.conf").write_text(subprocess.run(["sh", str(NGINX_DIR / "known-hosts.sh"), public_base_url],
-                                                      capture_output=True, text=True, check=True).stdout)
-    servers = "".join(f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=5s;\n" for port in app_ports)
-    (prefix / "upstream.conf").write_text(
-        "# Written by local_stack: the replicas it started, in place of compose's DNS-resolved app.\n"
-        f"upstream app {{\n    least_conn;\n    zone app 64k;\n{servers}"
-        "    keepalive 32;\n    keepalive_timeout 4s;\n}\n")
-    return prefix
-
-
-def nginx_command(nginx: str, prefix: Path, *extra: str) -> list[str]:
-    """The nginx command line for a prefix made by write_nginx_prefix, in the foreground."""
-    return [nginx, "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf"), "-e", "stderr",
-            "-g", f"daemon off; pid {prefix / 'nginx.pid'};", *extra]
-
-
-def _nginx_conf_dir(nginx: str) -> Path:
-    # mime.types ships beside the distribution's own nginx.conf; `nginx -V` says where that is.
-    info = subprocess.run([nginx, "-V"], capture_output=True, text=True).stderr
-    match = re.search(r"--conf-path=(\S+)", info)
-    return Path(match.group(1)).parent if match else Path("/etc/nginx")

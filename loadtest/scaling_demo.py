@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .bench import IO_USERS_PER_REPLICA, LOADTEST, LOCUST, io_env
+from .bench import LOADTEST
 from .compose_run import ComposeRun
+from .plan import IO_USERS_PER_REPLICA, io_env
+from .runners import LOCUST, SCENARIOS
 
 DELAY_MS = 100
 
@@ -114,7 +116,7 @@ def run(steps: list[int], step_seconds: int, out: Path, http_port: int, keep: bo
          "-t", f"{step_seconds * len(steps)}s", "--host", compose.url, "--csv", str(prefix), "--only-summary",
          # Full history: its percentiles are those of the last seconds, not of the whole run so far.
          "--csv-full-history",
-         "--loglevel", "WARNING"], cwd=LOADTEST, stdout=open(out / "locust.log", "w"), stderr=subprocess.STDOUT)
+         "--loglevel", "WARNING"], cwd=SCENARIOS, stdout=open(out / "locust.log", "w"), stderr=subprocess.STDOUT)
     started_at = time.time()
     changes = [(0.0, steps[0])]
     try:

@@ -1,9 +1,9 @@
 """Who uses a link shortener: many visitors following links, a few creators, a few analysts.
 
-    locust -f loadtest/locustfile.py --host http://127.0.0.1:8080
+    locust -f loadtest/scenarios/locustfile.py --host http://127.0.0.1:8080
 
 Every response is checked, so a fast wrong answer counts as a failure. The step-load shape is
-in shapes.py (add it with `-f loadtest/locustfile.py,loadtest/shapes.py --class-picker`).
+in shapes.py (add it with `-f loadtest/scenarios/locustfile.py,loadtest/scenarios/shapes.py --class-picker`).
 """
 
 from __future__ import annotations

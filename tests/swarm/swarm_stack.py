@@ -9,11 +9,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from local_stack.stack import free_port
+from local_stack.processes import free_port
 from tests.compose.project import REPO
 
 # The suite's own images (IMAGE_NAMESPACE): building them never retags a user's.
 NAMESPACE = "shortstack-swarm-test"
+# What the rolling-update journey deploys over the stack; the suite removes it at the end.
+NEXT_IMAGE = f"{NAMESPACE}/app:swarm-test-next"
 
 
 def docker(*args: str, timeout: float = 300, check: bool = True, input_text: str | None = None,

@@ -5,13 +5,13 @@ import subprocess
 import sys
 import uuid
 
-from local_stack.stack import free_port
-from project import REPO, compose_projects
+from local_stack.processes import free_port
+from tests.compose.project import REPO, compose_projects
 
 
 def test_the_demo_scales_under_load_and_keeps_its_chart(tmp_path):
     out, project = tmp_path / "demo", f"shortstack-test-demo-{uuid.uuid4().hex[:6]}"
-    result = subprocess.run([sys.executable, "-m", "loadtest.demo", "--steps", "1,2", "--step-seconds", "20",
+    result = subprocess.run([sys.executable, "-m", "loadtest.scaling_demo", "--steps", "1,2", "--step-seconds", "20",
                              "--http-port", str(free_port()), "--project", project, "--out", str(out)],
                             cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -1,6 +1,6 @@
 """The scaling demo's bookkeeping: which replica count each second of Locust's history belongs to."""
 
-from loadtest.demo import read_history, replicas_at
+from loadtest.scaling_demo import read_history, replicas_at
 
 CHANGES = [(0.0, 1), (31.5, 2), (62.0, 4)]
 
