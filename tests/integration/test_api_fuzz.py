@@ -7,7 +7,7 @@ from pathlib import Path
 import requests
 from test_owners import new_key
 
-from support import db
+from tests.integration.support import db
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 from test_owners import admin, form_create, new_key
 
-from support import cache, create_link, db, disposable_stack, follow, wait_for
+from tests.integration.support import cache, create_link, db, disposable_stack, follow, wait_for
 
 PROBLEM = "application/problem+json"
 

@@ -2,7 +2,7 @@
 
 import json
 
-from support import create_link, follow, wait_for
+from tests.integration.support import create_link, follow, wait_for
 
 
 def lines_with(stack, name: str, request_id: str) -> list[dict]:
