@@ -16,7 +16,6 @@ from .backends import Backends
 from .clickspool import ClickSpool
 from .cluster import AppHeartbeat
 from .config import Settings, check_production
-from .lifecycle import configure_logging
 from .links import LinkStore
 
 log = logging.getLogger(__name__)
@@ -25,10 +24,10 @@ csrf = CSRFProtect()
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """The app factory: one app per gunicorn worker process."""
+    """The app factory: one app per gunicorn worker process. It starts nothing: the entry point
+    (wsgi.py) starts the process's heartbeat, `app.extensions["shortstack"]["heartbeat"]`."""
     settings = settings or Settings.from_env()
     check_production(settings)
-    configure_logging()
     app = Flask(__name__)
     # werkzeug would answer `/<code>//` with a 308 to an absolute address built from the Host
     # header; the spellings clients add to a code are sent on by redirects.py, relatively.
@@ -44,13 +43,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     spool = ClickSpool(settings.click_spool_max_len)
     heartbeat = AppHeartbeat(backends.redis_call, settings.instance_id, settings.version,
                              after_beat=lambda client: replay_spooled_clicks(spool, client, settings))
-    heartbeat.start()
     app.extensions["shortstack"] = {
         "settings": settings,
         "backends": backends,
         "click_spool": spool,
         "links": LinkStore(backends, settings),
         "api_keys": ApiKeys(backends),
+        "heartbeat": heartbeat,
     }
 
     # The first hook registered, before CSRF's and the rate limit's: a request they refuse is
