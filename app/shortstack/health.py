@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import metrics, services
-from .problems import problem
+from .problems import Problem
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def readyz() -> Response:
     details = {"checks": checks, "clicks_lost": int(metrics.total("shortstack_clicks_lost_total")),
                "instance": services.settings().instance_id, "version": services.settings().version}
     if failed:
-        return problem(503, f"Not ready: {', '.join(failed)} unavailable.", **details)
+        raise Problem(503, f"Not ready: {', '.join(failed)} unavailable.", **details)
     return jsonify(status="ready", **details)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import segno
-from flask import Blueprint, Response, abort, render_template, request, session
+from flask import Blueprint, Response, render_template, request, session
 from markupsafe import Markup
 
 from . import services
 from .api import PRIVATE_DETAIL, cluster_view
 from .links import AliasTaken
-from .problems import error_response
+from .problems import NOT_FOUND_DETAIL, Problem
 from .ratelimit import limit_link_creation
 from .validation import ValidationError, looks_like_code
 
@@ -46,9 +46,9 @@ def link_page(code: str) -> Response | str:
     its stats are public)."""
     link = services.links().get(code) if looks_like_code(code) else None
     if link is None:
-        abort(404)
+        raise Problem(404, NOT_FOUND_DETAIL)
     if not link.visible_to(services.current_owner()):
-        return error_response(403, PRIVATE_DETAIL, "Private link")
+        raise Problem(403, PRIVATE_DETAIL, "Private link")
     stats = services.links().stats(code)
     return render_template("link.html", link=link, stats=stats, short_url=services.short_url(code),
                            expired=link.is_expired(datetime.now(timezone.utc)))

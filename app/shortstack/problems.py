@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from typing import Iterable
 
 import psycopg
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
@@ -42,26 +44,37 @@ def problem(status: int, detail: str, title: str | None = None, **extensions: ob
 
 
 def error_response(status: int, detail: str, title: str | None = None, **extensions: object) -> Response:
-    """The error in the form the client expects: problem+json for the API, a page otherwise."""
-    if request.path.startswith("/api/"):
+    """The error in the form the client expects: problem+json for the API and the machine
+    endpoints (see register), a page otherwise."""
+    if request.path.startswith("/api/") or request.blueprint in current_app.config["PROBLEM_JSON_BLUEPRINTS"]:
         return problem(status, detail, title, **extensions)
     title = title or HTTP_STATUS_CODES.get(status, "Error")
-    return Response(render_template("error.html", status=status, title=title, detail=detail), status=status)
+    return Response(_error_page(current_app._get_current_object(), status, title, detail), status=status)
 
 
-def register(app: Flask) -> None:
-    """Install the error handlers on `app`."""
+@functools.lru_cache(maxsize=64)
+def _error_page(app: Flask, status: int, title: str, detail: str) -> str:
+    # Unknown codes are what a scanner sends by the thousand: each page is rendered once per
+    # process. It depends on these arguments and the app alone (no request data in error.html).
+    return render_template("error.html", status=status, title=title, detail=detail)
+
+
+def register(app: Flask, json_blueprints: Iterable[str]) -> None:
+    """Install the error handlers on `app`; the views of `json_blueprints` (names) answer errors as
+    problem+json wherever they are mounted, as everything under /api/ does."""
+    app.config["PROBLEM_JSON_BLUEPRINTS"] = frozenset(json_blueprints)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         if isinstance(exc, Problem):
-            return error_response(exc.code, exc.description, exc.title, **exc.extensions)
+            response = error_response(exc.code, exc.description, exc.title, **exc.extensions)
+            if exc.code == 503:  # unavailable for a moment: say when to come back
+                response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
         if isinstance(exc, RequestEntityTooLarge):
             detail = f"The request body is larger than {app.config['MAX_CONTENT_LENGTH'] // 1024} KiB."
         elif exc.code == 404 and not request.path.startswith("/api/"):
             detail = NOT_FOUND_DETAIL
-        elif exc.code == 410:
-            detail = "This short link has expired."
         elif exc.code == 429:
             detail = (f"Too many requests from your address: the limit is {exc.description}. "
                       "Retry after the number of seconds in Retry-After.")

@@ -6,22 +6,22 @@ the click together); PostgreSQL is asked only on a cache miss.
 
 from __future__ import annotations
 
-import functools
 import logging
 import string
 import time
 from urllib.parse import quote
 
 import redis
-from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.datastructures import Headers
 
 from . import clickstream, metrics, services
 from .links import Followed
-from .problems import NOT_FOUND_DETAIL, error_response
+from .problems import NOT_FOUND_DETAIL, Problem
 from .validation import code_meant, looks_like_code, with_query
 
 log = logging.getLogger(__name__)
+EXPIRED_DETAIL = "This short link has expired."
 DISABLED_DETAIL = "This short link was disabled by the service's operator and no longer redirects."
 
 bp = Blueprint("redirects", __name__)
@@ -74,11 +74,11 @@ def follow(code: str) -> Response:
         if followed is Followed.LIVE and click is not None:
             _record_click(click)
     if followed is Followed.UNKNOWN:
-        return _not_found()
+        raise Problem(404, NOT_FOUND_DETAIL)
     if followed is Followed.EXPIRED:
-        abort(410)
+        raise Problem(410, EXPIRED_DETAIL)
     if followed is Followed.DISABLED:
-        return error_response(410, DISABLED_DETAIL, "Link disabled")
+        raise Problem(410, DISABLED_DETAIL, "Link disabled")
     query = request.query_string.decode("latin-1")
     url = with_query(target.url, query) if query and services.settings().forward_query else target.url
     # Every follow must reach us to be counted, so browsers may not cache the redirect.
@@ -92,20 +92,10 @@ def _respelled(path: str) -> Response:
     mangled link costs its extra hop once per browser."""
     code = code_meant(path)
     if code is None:
-        abort(404)  # in the form the path asks for: /api/ is problem+json
+        raise Problem(404, NOT_FOUND_DETAIL)  # in the form the path asks for: /api/ is problem+json
     # A query arrives as the client sent it; bytes a header cannot carry as they are get encoded.
     query = quote(request.query_string, safe=string.punctuation)
     return ExactRedirect(status=301, headers={"Location": f"/{code}?{query}" if query else f"/{code}"})
-
-
-def _not_found() -> Response:
-    # Unknown codes are what a scanner sends by the thousand: the page is rendered once per process.
-    return Response(_not_found_page(current_app._get_current_object()), status=404, mimetype="text/html")
-
-
-@functools.lru_cache(maxsize=4)
-def _not_found_page(app: Flask) -> str:
-    return error_response(404, NOT_FOUND_DETAIL).get_data(as_text=True)
 
 
 def _record_click(event: clickstream.ClickEvent) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from flask import abort, current_app, request, session
+from flask import current_app, request, session
 
 from . import shorturls
 from .apikeys import ApiKeys
@@ -13,6 +13,7 @@ from .backends import Backends
 from .clickspool import ClickSpool
 from .config import Settings
 from .links import LinkStore, Owner
+from .problems import Problem
 from .validation import NewLink, parse_new_link
 
 
@@ -44,7 +45,7 @@ def current_owner() -> Owner:
     if key is not None:
         key_id = api_keys().owner_id(key)
         if key_id is None:
-            abort(401, "The X-Api-Key sent is unknown or revoked.")
+            raise Problem(401, "The X-Api-Key sent is unknown or revoked.")
     return Owner(key_id=key_id, session=session.get("owner"))
 
 
@@ -66,7 +67,7 @@ def public_base_url() -> str:
     if settings().public_base_url:
         return settings().public_base_url
     if not request.headers.get("Host"):
-        abort(400, NO_HOST_DETAIL)
+        raise Problem(400, NO_HOST_DETAIL)
     return request.host_url.rstrip("/")
 
 

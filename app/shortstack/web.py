@@ -59,8 +59,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         g.started = time.perf_counter()
 
     csrf.init_app(app)
-    # JSON and machine endpoints: no forms, no cookies (the webhook has its own secret).
-    for blueprint in (api.bp, demo.bp, health.bp, telegram_webhook.bp):
+    # JSON and machine endpoints: no forms, no cookies (the webhook has its own secret), and
+    # errors as problem+json.
+    machine_blueprints = (api.bp, demo.bp, health.bp, telegram_webhook.bp)
+    for blueprint in machine_blueprints:
         csrf.exempt(blueprint)
 
     @app.after_request
@@ -79,7 +81,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     def page_globals() -> dict:
         return {"instance_id": settings.instance_id}
 
-    problems.register(app)
+    problems.register(app, json_blueprints=[blueprint.name for blueprint in machine_blueprints])
     ratelimit.init_app(app, settings.redis_url)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
