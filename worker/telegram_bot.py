@@ -38,8 +38,8 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from shortstack import shorturls, updatestream
 from shortstack.backends import Backends, connect_redis
-from shortstack.config import Settings
-from shortstack.lifecycle import LivenessFile, configure_logging, on_stop_signals
+from shortstack.config import ConfigError, Settings
+from shortstack.lifecycle import LivenessFile, configure_logging, exit_on_config_error, on_stop_signals
 from shortstack.links import LinkStore
 from shortstack.streams import READ_BLOCK_MS, RETRY_DELAY_S, StreamReader
 from shortstack.validation import ValidationError, looks_like_code, parse_new_link
@@ -248,6 +248,7 @@ def _run_consumer(settings: Settings) -> None:
         stop.wait(10)
 
 
+@exit_on_config_error
 def main(argv: list[str]) -> int:
     configure_logging()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Bot API call is noise
@@ -257,16 +258,14 @@ def main(argv: list[str]) -> int:
         return 2
     settings = Settings.from_env()
     if settings.telegram_bot_token and not settings.public_base_url:
-        print("TELEGRAM_BOT_TOKEN is set but PUBLIC_BASE_URL is empty: the bot's replies carry short links, so it "
-              "needs the address people reach this stack at, e.g. PUBLIC_BASE_URL=http://localhost:8080",
-              file=sys.stderr)
-        return 2
+        raise ConfigError("TELEGRAM_BOT_TOKEN is set but PUBLIC_BASE_URL is empty: the bot's replies carry short "
+                          "links, so it needs the address people reach this stack at, e.g. "
+                          "PUBLIC_BASE_URL=http://localhost:8080")
     if argv[0] == "consume":
         _run_consumer(settings)
         return 0
     if not settings.telegram_bot_token:
-        print("TELEGRAM_BOT_TOKEN is not set: the bot is off.", file=sys.stderr)
-        return 2
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set: the bot is off.")
     bot = LinkBot(settings)
     if argv[0] == "poll":
         # getUpdates answers 409 Conflict to a second poller, and while a webhook is set.
@@ -283,9 +282,8 @@ async def _webhook(bot: LinkBot, register: bool) -> int:
             print("webhook deleted; polling works again")
             return 0
         if not settings.public_base_url.startswith("https://") or not settings.telegram_webhook_secret:
-            print("set-webhook needs PUBLIC_BASE_URL (https://…, reachable by Telegram) and TELEGRAM_WEBHOOK_SECRET",
-                  file=sys.stderr)
-            return 2
+            raise ConfigError("set-webhook needs PUBLIC_BASE_URL (https://…, reachable by Telegram) and "
+                              "TELEGRAM_WEBHOOK_SECRET")
         url = f"{settings.public_base_url}/telegram/webhook"
         await application.bot.set_webhook(url, secret_token=settings.telegram_webhook_secret,
                                           allowed_updates=ALLOWED_UPDATES)
