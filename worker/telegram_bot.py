@@ -40,9 +40,9 @@ from shortstack import shorturls, updatestream
 from shortstack.backends import Backends, connect_redis
 from shortstack.config import ConfigError, Settings
 from shortstack.lifecycle import LivenessFile, configure_logging, exit_on_config_error, on_stop_signals
-from shortstack.links import LinkStore
+from shortstack.links import LinkStore, Owner, PrivateLink, UnknownLink
 from shortstack.streams import READ_BLOCK_MS, RETRY_DELAY_S, StreamReader
-from shortstack.validation import ValidationError, looks_like_code, parse_new_link
+from shortstack.validation import ValidationError
 
 log = logging.getLogger("shortstack.bot")
 
@@ -134,9 +134,8 @@ class LinkBot:
                                      "Try again in a minute.")
             return
         try:
-            new = parse_new_link({"url": links[0]}, datetime.now(timezone.utc),
-                                 own_address=shorturls.own_address(self.settings.public_base_url),
-                                 block_private=self.settings.block_private_targets)
+            new = shorturls.parse_new_link_at(self.settings.public_base_url, self.settings, {"url": links[0]},
+                                              datetime.now(timezone.utc))
             # Its stats are for its creator, through /stats here.
             link = await asyncio.to_thread(self.links.create, dataclasses.replace(new, public_stats=False))
         except ValidationError as exc:
@@ -151,12 +150,12 @@ class LinkBot:
             await message.reply_text("Usage: /stats <code>, e.g. /stats Xk3p9Qa")
             return
         code = context.args[0].rsplit("/", 1)[-1]  # a whole short link works too
-        link = await asyncio.to_thread(self.links.get, code) if looks_like_code(code) else None
-        if link is None:
-            await message.reply_text(f"No link has the code {code!r}.")
+        try:
+            link = await asyncio.to_thread(self.links.readable, code, Owner(telegram_sender=sender_id(update)))
+        except UnknownLink as exc:
+            await message.reply_text(str(exc))
             return
-        if not (link.public_stats or await asyncio.to_thread(self.links.created_by_telegram_user,
-                                                               sender_id(update), code)):
+        except PrivateLink:
             await message.reply_text(f"The clicks on {code} are private: only whoever created it can see them.")
             return
         if not link.public_stats and not may_show_private_links(update):

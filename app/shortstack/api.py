@@ -14,12 +14,10 @@ from .health import dependency_checks
 from .links import AliasTaken, Link
 from .problems import Problem
 from .ratelimit import limit_link_creation
-from .validation import ValidationError, looks_like_code
+from .validation import ValidationError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = (Path(__file__).with_name("openapi.json")).read_bytes()
-PRIVATE_DETAIL = ("This link's target and clicks are visible only to its owner: the API key "
-                  "(X-Api-Key) or the browser that created it.")
 
 
 KEY_NEEDED = ("Creating links here needs an API key, sent as the X-Api-Key header; "
@@ -58,7 +56,7 @@ def create_link() -> Response:
 @bp.get("/links/<code>")
 def get_link(code: str) -> Response:
     """The link and its total clicks, for its owner (or anyone, if its stats are public)."""
-    link = _visible_link(code)
+    link = services.readable_link(code)
     body = _link_json(link)
     body["click_count"] = link.click_count
     body["expired"] = link.is_expired(datetime.now(timezone.utc))
@@ -69,7 +67,7 @@ def get_link(code: str) -> Response:
 def get_stats(code: str) -> Response:
     """Clicks per hour and per day, top referrers and bot clicks (times in UTC), for the link's
     owner (or anyone, if its stats are public)."""
-    _visible_link(code)
+    services.readable_link(code)
     return jsonify(services.links().stats(code))
 
 
@@ -95,16 +93,6 @@ def cluster_view() -> dict:
 def openapi() -> Response:
     """The OpenAPI 3 description of this API."""
     return Response(OPENAPI, mimetype="application/json")
-
-
-def _visible_link(code: str) -> Link:
-    """The link, if the asker may see it. Raises Problem: 404 unknown, 403 not the asker's to see."""
-    link = services.links().get(code) if looks_like_code(code) else None
-    if link is None:
-        raise Problem(404, f"No link has the code {code!r}.")
-    if not link.visible_to(services.current_owner()):
-        raise Problem(403, PRIVATE_DETAIL, "Private link")
-    return link
 
 
 def _link_json(link: Link) -> dict:

@@ -16,7 +16,7 @@ import redis
 from . import clickstream, metrics
 from .backends import Backends
 from .config import Settings
-from .validation import NewLink, canonical_host
+from .validation import NewLink, canonical_host, looks_like_code
 
 CODE_ALPHABET = string.ascii_letters + string.digits
 # 62**7 ≈ 3.5e12 codes: a guess hits an existing link with negligible odds, and collisions are retried.
@@ -66,17 +66,29 @@ class AliasTaken(Exception):
     """The requested alias already names another link."""
 
 
+class UnknownLink(LookupError):
+    """No link has this code (or it could not be one); the message says so."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"No link has the code {code!r}.")
+
+
+class PrivateLink(PermissionError):
+    """The link exists, but its target and statistics are its owner's only."""
+
+
 @dataclass(frozen=True)
 class Owner:
     """Who is asking: the API key sent (its id) and the browser session's owner id, either or
-    neither (anonymous)."""
+    neither (anonymous); or, through the bot, a Telegram sender (user or chat id)."""
 
     key_id: int | None = None
     session: str | None = None
+    telegram_sender: int | None = None
 
     @property
     def anonymous(self) -> bool:
-        return self.key_id is None and self.session is None
+        return self.key_id is None and self.session is None and self.telegram_sender is None
 
 
 @dataclass(frozen=True)
@@ -197,6 +209,18 @@ class LinkStore:
         """The link with its click total, straight from PostgreSQL (totals are not cached)."""
         row = self._one(f"SELECT {LINK_COLUMNS} FROM links WHERE code = %s", (code,))
         return None if row is None else Link(*row)
+
+    def readable(self, code: str, owner: Owner) -> Link:
+        """The link `code` with its click total, if `owner` may read its target and statistics:
+        public ones anyone, others with the key, from the browser session or by the Telegram
+        sender that created them. Raises UnknownLink, PrivateLink."""
+        link = self.get(code) if looks_like_code(code) else None
+        if link is None:
+            raise UnknownLink(code)
+        if not (link.visible_to(owner) or (owner.telegram_sender is not None
+                                           and self.created_by_telegram_user(owner.telegram_sender, code))):
+            raise PrivateLink(code)
+        return link
 
     def get_many(self, codes: list[str]) -> list[Link]:
         """Several links with their click totals, in the order of `codes` (unknown codes skipped)."""

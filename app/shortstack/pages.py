@@ -9,11 +9,10 @@ from flask import Blueprint, Response, render_template, request, session
 from markupsafe import Markup
 
 from . import services
-from .api import PRIVATE_DETAIL, cluster_view
+from .api import cluster_view
 from .links import AliasTaken
-from .problems import NOT_FOUND_DETAIL, Problem
 from .ratelimit import limit_link_creation
-from .validation import ValidationError, looks_like_code
+from .validation import ValidationError
 
 bp = Blueprint("pages", __name__)
 
@@ -44,11 +43,7 @@ def index() -> Response | str:
 def link_page(code: str) -> Response | str:
     """A link's details and its clicks over time, for the browser that created it (or anyone, if
     its stats are public)."""
-    link = services.links().get(code) if looks_like_code(code) else None
-    if link is None:
-        raise Problem(404, NOT_FOUND_DETAIL)
-    if not link.visible_to(services.current_owner()):
-        raise Problem(403, PRIVATE_DETAIL, "Private link")
+    link = services.readable_link(code)
     stats = services.links().stats(code)
     return render_template("link.html", link=link, stats=stats, short_url=services.short_url(code),
                            expired=link.is_expired(datetime.now(timezone.utc)))

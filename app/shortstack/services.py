@@ -12,9 +12,9 @@ from .apikeys import ApiKeys
 from .backends import Backends
 from .clickspool import ClickSpool
 from .config import Settings
-from .links import LinkStore, Owner
+from .links import Link, LinkStore, Owner, PrivateLink, UnknownLink
 from .problems import Problem
-from .validation import NewLink, parse_new_link
+from .validation import NewLink
 
 
 def settings() -> Settings:
@@ -77,7 +77,21 @@ def short_url(code: str) -> str:
 
 
 def parse_link_request(body: object, now: datetime) -> NewLink:
-    """Validate a new link as this deployment does: never pointing at itself, and not at private
-    addresses when BLOCK_PRIVATE_TARGETS is on. Raises ValidationError."""
-    return parse_new_link(body, now, own_address=shorturls.own_address(public_base_url()),
-                          block_private=settings().block_private_targets)
+    """Validate a new link as this deployment, reached at this request's address, does
+    (shorturls.parse_new_link_at). Raises ValidationError."""
+    return shorturls.parse_new_link_at(public_base_url(), settings(), body, now)
+
+
+PRIVATE_DETAIL = ("This link's target and clicks are visible only to its owner: the API key "
+                  "(X-Api-Key) or the browser that created it.")
+
+
+def readable_link(code: str) -> Link:
+    """The link `code`, if this request's sender may read it (LinkStore.readable). Raises Problem:
+    404 unknown, 403 not theirs to see."""
+    try:
+        return links().readable(code, current_owner())
+    except UnknownLink as exc:
+        raise Problem(404, str(exc)) from None
+    except PrivateLink:
+        raise Problem(403, PRIVATE_DETAIL, "Private link") from None
