@@ -9,7 +9,7 @@ import redis
 from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from . import cluster, services
+from . import cluster, context
 from .health import dependency_checks
 from .links import AliasTaken, Link
 from .problems import Problem
@@ -28,8 +28,8 @@ KEY_NEEDED = ("Creating links here needs an API key, sent as the X-Api-Key heade
 @limit_link_creation
 def create_link() -> Response:
     """Shorten a URL: 201 with the new link, or a problem explaining what to fix."""
-    owner = services.current_owner()
-    if owner.key_id is None and services.settings().create_requires_key:
+    owner = context.current_owner()
+    if owner.key_id is None and context.settings().create_requires_key:
         raise Problem(401, KEY_NEEDED)
     if not request.is_json:
         raise Problem(415, "Send the body as JSON with 'Content-Type: application/json'.")
@@ -40,11 +40,11 @@ def create_link() -> Response:
     except RecursionError:
         raise Problem(400, "The body is nested too deeply to be a link.") from None
     try:
-        new = services.parse_link_request(body, datetime.now(timezone.utc))
+        new = context.parse_link_request(body, datetime.now(timezone.utc))
     except ValidationError as exc:
         raise Problem(422, exc.detail, "Invalid link", errors=[{"field": exc.field, "detail": exc.detail}]) from None
     try:
-        link = services.links().create(new, owner)
+        link = context.links().create(new, owner)
     except AliasTaken:
         raise Problem(409, f"The alias {new.alias!r} is already taken; choose another.", "Alias taken") from None
     response = jsonify(_link_json(link))
@@ -56,7 +56,7 @@ def create_link() -> Response:
 @bp.get("/links/<code>")
 def get_link(code: str) -> Response:
     """The link and its total clicks, for its owner (or anyone, if its stats are public)."""
-    link = services.readable_link(code)
+    link = context.readable_link(code)
     body = _link_json(link)
     body["click_count"] = link.click_count
     body["expired"] = link.is_expired(datetime.now(timezone.utc))
@@ -67,8 +67,8 @@ def get_link(code: str) -> Response:
 def get_stats(code: str) -> Response:
     """Clicks per hour and per day, top referrers and bot clicks (times in UTC), for the link's
     owner (or anyone, if its stats are public)."""
-    services.readable_link(code)
-    return jsonify(services.links().stats(code))
+    context.readable_link(code)
+    return jsonify(context.links().stats(code))
 
 
 @bp.get("/cluster")
@@ -80,9 +80,9 @@ def get_cluster() -> Response:
 def cluster_view() -> dict:
     """What /cluster shows; with Redis down, the dependency checks say so and the lists are empty."""
     view = {"replicas": [], "requests_per_s": 0.0, "workers": [], "stream": None, "checks": dependency_checks(),
-            "served_by": services.settings().instance_id}
+            "served_by": context.settings().instance_id}
     try:
-        with services.backends().redis_call() as client:
+        with context.backends().redis_call() as client:
             view.update(cluster.snapshot(client))
     except redis.RedisError:
         pass
@@ -98,7 +98,7 @@ def openapi() -> Response:
 def _link_json(link: Link) -> dict:
     return {
         "code": link.code,
-        "short_url": services.short_url(link.code),
+        "short_url": context.short_url(link.code),
         "url": link.url,
         "created_at": link.created_at.isoformat(),
         "expires_at": link.expires_at.isoformat() if link.expires_at else None,

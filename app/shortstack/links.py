@@ -31,7 +31,7 @@ LINK_COLUMNS = "code, url, created_at, expires_at, click_count, owner_key_id, ow
 
 # The hot path in one Redis round trip: read the cached target and, only if it is live and the
 # caller sent a click, queue the click (capped, see clickstream), atomically. Expiry is checked
-# here (for a cached target) and in Target.is_expired (for one just read from PostgreSQL).
+# here (for a cached target) and in CachedTarget.is_expired (for one just read from PostgreSQL).
 # KEYS: the cache key, the click stream, its dropped counter. ARGV: now in Unix ms, the
 # "unknown code" and "disabled" markers, the stream's cap, then the click's field/value pairs
 # (none: not counted).
@@ -118,7 +118,7 @@ class Link:
 
 
 @dataclass(frozen=True)
-class Target:
+class CachedTarget:
     """What a redirect needs to know about a code; this is what the cache holds."""
 
     url: str
@@ -132,12 +132,12 @@ class Target:
         return json.dumps({"u": self.url, "e": self.expires_at_ms})
 
     @classmethod
-    def from_cache(cls, raw: str) -> "Target":
+    def from_cache(cls, raw: str) -> "CachedTarget":
         data = json.loads(raw)
         return cls(url=data["u"], expires_at_ms=data["e"])
 
     @classmethod
-    def of(cls, url: str, expires_at: datetime | None) -> "Target":
+    def of(cls, url: str, expires_at: datetime | None) -> "CachedTarget":
         return cls(url=url, expires_at_ms=None if expires_at is None else int(expires_at.timestamp() * 1000))
 
 
@@ -199,7 +199,8 @@ class LinkStore:
         if row is not None:
             link = Link(*row)
             # Cached once committed: a replica must not redirect to a link that was rolled back.
-            self._cache_put(link.code, Target.of(link.url, link.expires_at).to_cache(), self._settings.link_cache_ttl)
+            self._cache_put(link.code, CachedTarget.of(link.url, link.expires_at).to_cache(),
+                            self._settings.link_cache_ttl)
             return link
         if new.alias:
             raise AliasTaken(new.alias)
@@ -281,7 +282,7 @@ class LinkStore:
         return [Link(*row) for row in rows]
 
     def follow_cached(self, code: str, now_ms: int,
-                      click: clickstream.ClickEvent | None) -> tuple[Followed, Target | None]:
+                      click: clickstream.ClickEvent | None) -> tuple[Followed, CachedTarget | None]:
         """Look `code` up in the cache and, if it is live there, queue `click`: one Redis round trip.
 
         UNCACHED means PostgreSQL must answer (resolve_uncached) and the click is not queued yet;
@@ -299,9 +300,9 @@ class LinkStore:
             reply = ["uncached"]
         followed = Followed(reply[0])
         _CACHE_COUNTERS[followed].inc()
-        return followed, Target.from_cache(reply[1]) if followed is Followed.LIVE else None
+        return followed, CachedTarget.from_cache(reply[1]) if followed is Followed.LIVE else None
 
-    def resolve_uncached(self, code: str, now_ms: int) -> tuple[Followed, Target | None]:
+    def resolve_uncached(self, code: str, now_ms: int) -> tuple[Followed, CachedTarget | None]:
         """What `code` is, from PostgreSQL: LIVE with its target, or UNKNOWN, DISABLED, EXPIRED.
         The answer is cached (also "no such code" and "disabled")."""
         row = self._one("SELECT url, expires_at, disabled_at FROM links WHERE code = %s", (code,))
@@ -312,7 +313,7 @@ class LinkStore:
         if disabled_at is not None:
             self._cache_put(code, DISABLED, self._settings.link_cache_ttl)
             return Followed.DISABLED, None
-        target = Target.of(url, expires_at)
+        target = CachedTarget.of(url, expires_at)
         self._cache_put(code, target.to_cache(), self._settings.link_cache_ttl)
         return (Followed.EXPIRED if target.is_expired(now_ms) else Followed.LIVE), target
 

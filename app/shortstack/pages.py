@@ -8,7 +8,7 @@ import segno
 from flask import Blueprint, Response, render_template, request, session
 from markupsafe import Markup
 
-from . import services
+from . import context
 from .api import cluster_view
 from .links import AliasTaken
 from .ratelimit import limit_link_creation
@@ -33,9 +33,9 @@ def index() -> Response | str:
         form = {name: request.form.get(name, "").strip() for name in form}
         created, errors = _create_from_form(form)
     codes = session.get("my_links", [])
-    my_links = services.links().get_many(codes) if codes else []
+    my_links = context.links().get_many(codes) if codes else []
     page = render_template("index.html", form=form, errors=errors, created=created, my_links=my_links,
-                           short_url=services.short_url, qr_svg=_qr_svg, expiry_choices=EXPIRY_CHOICES)
+                           short_url=context.short_url, qr_svg=_qr_svg, expiry_choices=EXPIRY_CHOICES)
     return Response(page, status=422 if errors else 200)
 
 
@@ -43,9 +43,9 @@ def index() -> Response | str:
 def link_page(code: str) -> Response | str:
     """A link's details and its clicks over time, for the browser that created it (or anyone, if
     its stats are public)."""
-    link = services.readable_link(code)
-    stats = services.links().stats(code)
-    return render_template("link.html", link=link, stats=stats, short_url=services.short_url(code),
+    link = context.readable_link(code)
+    stats = context.links().stats(code)
+    return render_template("link.html", link=link, stats=stats, short_url=context.short_url(code),
                            expired=link.is_expired(datetime.now(timezone.utc)))
 
 
@@ -57,7 +57,7 @@ def cluster_page() -> str:
 
 def _create_from_form(form: dict[str, str]):
     now = datetime.now(timezone.utc)
-    if services.settings().create_requires_key:
+    if context.settings().create_requires_key:
         return None, {"body": "This shortener creates links only for API key holders (X-Api-Key on the API)."}
     if form["expires_in"] not in EXPIRY_CHOICES:
         return None, {"expires_in": "Choose one of the offered expiry times."}
@@ -68,8 +68,8 @@ def _create_from_form(form: dict[str, str]):
     if lifetime:
         body["expires_at"] = (now + lifetime).isoformat()
     try:
-        new = services.parse_link_request(body, now)
-        link = services.links().create(new, services.browser_owner())
+        new = context.parse_link_request(body, now)
+        link = context.links().create(new, context.browser_owner())
     except ValidationError as exc:
         return None, {exc.field: exc.detail}
     except AliasTaken:

@@ -15,7 +15,7 @@ import redis
 from flask import Blueprint, Response, request
 from werkzeug.datastructures import Headers
 
-from . import clickstream, metrics, services
+from . import clickstream, context, metrics
 from .links import Followed
 from .problems import NOT_FOUND_DETAIL, Problem
 from .validation import code_meant, looks_like_code, with_query
@@ -65,7 +65,7 @@ def follow(code: str) -> Response:
     click = clickstream.ClickEvent(code=code, at_ms=now_ms, referrer=request.headers.get("Referer", ""),
                                    user_agent=request.headers.get("User-Agent", "")) \
         if request.method == "GET" else None
-    links = services.links()
+    links = context.links()
     followed, target = links.follow_cached(code, now_ms, click)
     if followed is Followed.LIVE and click is not None:
         metrics.CLICKS_QUEUED.inc()  # follow_cached queued it
@@ -80,7 +80,7 @@ def follow(code: str) -> Response:
     if followed is Followed.DISABLED:
         raise Problem(410, DISABLED_DETAIL, "Link disabled")
     query = request.query_string.decode("latin-1")
-    url = with_query(target.url, query) if query and services.settings().forward_query else target.url
+    url = with_query(target.url, query) if query and context.settings().forward_query else target.url
     # Every follow must reach us to be counted, so browsers may not cache the redirect.
     return ExactRedirect(status=302, headers={"Location": url, "Cache-Control": "no-store"})
 
@@ -102,10 +102,10 @@ def _record_click(event: clickstream.ClickEvent) -> None:
     # The visitor still gets the redirect when Redis is down; the click waits in this process's
     # spool until Redis answers (clickspool), and only a full spool loses it, counted and logged.
     try:
-        with services.backends().redis_call() as client:
-            clickstream.append(client, event, services.settings().click_stream_max_len)
+        with context.backends().redis_call() as client:
+            clickstream.append(client, event, context.settings().click_stream_max_len)
     except redis.RedisError:
-        if services.click_spool().add(event):
+        if context.click_spool().add(event):
             metrics.CLICKS_SPOOLED.inc()
         else:
             metrics.CLICKS_LOST.inc()

@@ -14,7 +14,7 @@ import logging
 import redis
 from flask import Blueprint, Response, jsonify, request
 
-from . import services, updatestream
+from . import context, updatestream
 from .problems import Problem
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ bp = Blueprint("telegram", __name__)
 @bp.post("/telegram/webhook")
 def webhook() -> Response:
     """Accept one update from Telegram; 200 once it is queued (or was already)."""
-    settings = services.settings()
+    settings = context.settings()
     if not settings.telegram_bot_token:
         raise Problem(404, "The Telegram bot is off on this deployment (no TELEGRAM_BOT_TOKEN).")
     given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
@@ -41,7 +41,7 @@ def webhook() -> Response:
         update = None
     if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
         raise Problem(400, "The body must be a Telegram Update: a JSON object with an integer update_id.")
-    client = services.backends().redis
+    client = context.backends().redis
     try:
         queued = updatestream.enqueue_once(client, update)
     except redis.RedisError as exc:

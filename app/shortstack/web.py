@@ -10,7 +10,7 @@ from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, demo, health, metrics, pages, problems, ratelimit, redirects, telegram_webhook
+from . import api, demo, health, metrics, metrics_view, pages, problems, ratelimit, redirects, telegram_webhook
 from .apikeys import ApiKeys
 from .backends import Backends
 from .clickspool import ClickSpool
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     # JSON and machine endpoints: no forms, no cookies (the webhook has its own secret), and
     # errors as problem+json.
-    machine_blueprints = (api.bp, demo.bp, health.bp, telegram_webhook.bp)
+    machine_blueprints = (api.bp, demo.bp, health.bp, metrics_view.bp, telegram_webhook.bp)
     for blueprint in machine_blueprints:
         csrf.exempt(blueprint)
 
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     problems.register(app, json_blueprints=[blueprint.name for blueprint in machine_blueprints])
     ratelimit.init_app(app, settings.redis_url)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics_view.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(demo.bp)
     app.register_blueprint(telegram_webhook.bp)

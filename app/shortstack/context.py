@@ -1,4 +1,5 @@
-"""Access to the current app's settings, backends and link store from inside a request."""
+"""Request-scoped accessors, for views: the current app's settings, backends and link store, and
+who sent this request."""
 
 from __future__ import annotations
 
