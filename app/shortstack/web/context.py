@@ -8,14 +8,14 @@ from datetime import datetime
 
 from flask import current_app, request, session
 
-from . import shorturls
-from .apikeys import ApiKeys
-from .backends import Backends
-from .clickspool import ClickSpool
-from .config import Settings
-from .links import Link, LinkStore, Owner, PrivateLink, UnknownLink
+from .. import shorturls
+from ..apikeys import ApiKeys
+from ..backends import Backends
+from ..clickspool import ClickSpool
+from ..config import Settings
+from ..links import Link, LinkStore, Owner, PrivateLink, UnknownLink
+from ..validation import NewLink
 from .problems import Problem
-from .validation import NewLink
 
 
 def settings() -> Settings:

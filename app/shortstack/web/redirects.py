@@ -15,10 +15,11 @@ import redis
 from flask import Blueprint, Response, request
 from werkzeug.datastructures import Headers
 
-from . import clickstream, context, metrics
-from .links import Followed
+from .. import clickstream, metrics
+from ..links import Followed
+from ..validation import code_meant, looks_like_code, with_query
+from . import context
 from .problems import NOT_FOUND_DETAIL, Problem
-from .validation import code_meant, looks_like_code, with_query
 
 log = logging.getLogger(__name__)
 EXPIRED_DETAIL = "This short link has expired."

@@ -8,11 +8,11 @@ import segno
 from flask import Blueprint, Response, render_template, request, session
 from markupsafe import Markup
 
+from ..links import AliasTaken
+from ..validation import ValidationError
 from . import context
 from .api import cluster_view
-from .links import AliasTaken
 from .ratelimit import limit_link_creation
-from .validation import ValidationError
 
 bp = Blueprint("pages", __name__)
 

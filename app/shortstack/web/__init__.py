@@ -10,13 +10,14 @@ from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, demo, health, metrics, metrics_view, pages, problems, ratelimit, redirects, telegram_webhook
-from .apikeys import ApiKeys
-from .backends import Backends
-from .clickspool import ClickSpool
-from .cluster import AppHeartbeat
-from .config import Settings, check_production
-from .links import LinkStore
+from .. import metrics
+from ..apikeys import ApiKeys
+from ..backends import Backends
+from ..clickspool import ClickSpool
+from ..cluster import AppHeartbeat
+from ..config import Settings, check_production
+from ..links import LinkStore
+from . import api, demo, health, metrics_view, pages, problems, ratelimit, redirects, telegram_webhook
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 16 * 1024

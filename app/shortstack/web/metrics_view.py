@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import context, metrics
+from .. import metrics
+from . import context
 
 bp = Blueprint("metrics", __name__)
 @bp.get("/metrics")

@@ -14,7 +14,8 @@ import logging
 import redis
 from flask import Blueprint, Response, jsonify, request
 
-from . import context, updatestream
+from .. import updatestream
+from . import context
 from .problems import Problem
 
 log = logging.getLogger(__name__)

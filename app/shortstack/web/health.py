@@ -6,7 +6,8 @@ import logging
 
 from flask import Blueprint, Response, jsonify
 
-from . import context, metrics
+from .. import metrics
+from . import context
 from .problems import Problem
 
 bp = Blueprint("health", __name__)

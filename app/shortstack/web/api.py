@@ -9,12 +9,13 @@ import redis
 from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from . import cluster, context
+from .. import cluster
+from ..links import AliasTaken, Link
+from ..validation import ValidationError
+from . import context
 from .health import dependency_checks
-from .links import AliasTaken, Link
 from .problems import Problem
 from .ratelimit import limit_link_creation
-from .validation import ValidationError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = (Path(__file__).with_name("openapi.json")).read_bytes()
