@@ -10,6 +10,8 @@ from .. import metrics
 from . import context
 
 bp = Blueprint("metrics", __name__)
+
+
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
     """Prometheus text exposition for this replica, plus the shared click stream's backlog and
