@@ -1,4 +1,5 @@
-"""Errors as RFC 9457 problem+json under /api/, as HTML pages elsewhere."""
+"""Errors as RFC 9457 problem+json under /api/ and from the machine endpoints, as HTML pages
+elsewhere. Views raise Problem; the response builders here are the handler's own."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ NOT_FOUND_DETAIL = "There is no short link here. Check the address for typos."
 
 class Problem(HTTPException):
     """The one way a view answers an error: `raise Problem(status, detail)`. The handler below
-    turns it into problem+json under /api/ and the error page elsewhere; `extensions` become
-    extra members of the problem body (RFC 9457 section 3.2)."""
+    turns it into problem+json under /api/ and from the machine endpoints (see register), the
+    error page elsewhere; `extensions` become extra members of the problem body (RFC 9457
+    section 3.2). A 503 also says Retry-After."""
 
     def __init__(self, status: int, detail: str, title: str | None = None, **extensions: object) -> None:
         super().__init__(description=detail)
@@ -33,7 +35,7 @@ class Problem(HTTPException):
         self.extensions = extensions
 
 
-def problem(status: int, detail: str, title: str | None = None, **extensions: object) -> Response:
+def _problem_json(status: int, detail: str, title: str | None = None, **extensions: object) -> Response:
     """A problem+json response; `extensions` become extra members of the body."""
     body = {"type": "about:blank", "title": title or HTTP_STATUS_CODES.get(status, "Error"), "status": status,
             "detail": detail, **extensions}
@@ -43,11 +45,11 @@ def problem(status: int, detail: str, title: str | None = None, **extensions: ob
     return response
 
 
-def error_response(status: int, detail: str, title: str | None = None, **extensions: object) -> Response:
+def _error_response(status: int, detail: str, title: str | None = None, **extensions: object) -> Response:
     """The error in the form the client expects: problem+json for the API and the machine
     endpoints (see register), a page otherwise."""
     if request.path.startswith("/api/") or request.blueprint in current_app.config["PROBLEM_JSON_BLUEPRINTS"]:
-        return problem(status, detail, title, **extensions)
+        return _problem_json(status, detail, title, **extensions)
     title = title or HTTP_STATUS_CODES.get(status, "Error")
     return Response(_error_page(current_app._get_current_object(), status, title, detail), status=status)
 
@@ -67,7 +69,7 @@ def register(app: Flask, json_blueprints: Iterable[str]) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         if isinstance(exc, Problem):
-            response = error_response(exc.code, exc.description, exc.title, **exc.extensions)
+            response = _error_response(exc.code, exc.description, exc.title, **exc.extensions)
             if exc.code == 503:  # unavailable for a moment: say when to come back
                 response.headers["Retry-After"] = str(RETRY_AFTER_S)
             return response
@@ -81,7 +83,7 @@ def register(app: Flask, json_blueprints: Iterable[str]) -> None:
         else:
             detail = exc.description or ""
         # Flask has already logged the traceback of an unhandled error before it reaches here.
-        response = error_response(exc.code or 500, detail)
+        response = _error_response(exc.code or 500, detail)
         for name, value in exc.get_headers():  # e.g. the Allow header of a 405
             if name.lower() != "content-type":
                 response.headers[name] = value
@@ -93,7 +95,7 @@ def register(app: Flask, json_blueprints: Iterable[str]) -> None:
     @app.errorhandler(PoolTimeout)
     def database_unavailable(exc: Exception) -> Response:
         log.warning("PostgreSQL unavailable on %s %s: %s", request.method, request.path, exc)
-        response = error_response(503, "The database is unavailable right now; try again in a few seconds.",
+        response = _error_response(503, "The database is unavailable right now; try again in a few seconds.",
                                   "Service Unavailable")
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
