@@ -213,7 +213,7 @@ class LinkStore:
 
     def readable(self, code: str, owner: Owner) -> Link:
         """The link `code` with its click total, if `owner` may read its target and statistics:
-        public ones anyone, others with the key, from the browser session or by the Telegram
+        public ones to anyone, others with the key, from the browser session or by the Telegram
         sender that created them. Raises UnknownLink, PrivateLink."""
         link = self.get(code) if looks_like_code(code) else None
         if link is None:
