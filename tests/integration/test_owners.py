@@ -1,4 +1,4 @@
-"""An operator's admin commands: API keys and takedowns (who may read what: tests/views/test_owners.py)."""
+"""An operator's admin commands: API keys and takedowns (who may read what: tests/views/test_visibility.py)."""
 
 import os
 import re
