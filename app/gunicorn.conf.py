@@ -2,12 +2,13 @@
 
 import os
 
+from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger
 from gunicorn.workers.sync import SyncWorker
 
 # gunicorn runs this file from the app's folder, so the package is importable here.
 from shortstack.config import Settings, check_production
-from shortstack.lifecycle import json_formatter
+from shortstack.lifecycle import exit_on_config_error, json_formatter
 
 # The replica's workers are separate processes: Prometheus counters need a folder they share.
 # Set here rather than in the image, so the one-process jobs (worker, migrate, bot) never need it.
@@ -44,7 +45,7 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # `make dev`: restart the workers when a module or a template changes, so an edit shows on the
 # next request without rebuilding the image. Polls the files every second; never in production.
 reload = os.environ.get("GUNICORN_RELOAD", "false") == "true"
-reload_extra_files = ["shortstack/templates/*.html"] if reload else []
+reload_extra_files = ["shortstack/web/templates/*.html"] if reload else []
 # Docker stops a container 30 s after SIGTERM by default; in-flight requests finish well before that.
 graceful_timeout = 20
 # Longer than nginx's upstream keepalive_timeout (4 s), so nginx always closes an idle connection first.
@@ -81,7 +82,8 @@ def on_starting(server):
     """Refuse to start with unsafe production settings (in the master: a worker that exits is
     only started again, for ever), and start each replica with empty metrics: old files would
     add a previous run's counts."""
-    check_production(Settings.from_env())
+    # The message, not a traceback, and the boot-error status a refusing worker exits with (wsgi.py).
+    exit_on_config_error(lambda: check_production(Settings.from_env()), status=Arbiter.WORKER_BOOT_ERROR)()
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
         os.makedirs(folder, exist_ok=True)

@@ -25,7 +25,7 @@ def write_nginx_prefix(prefix: Path, nginx: str, http_port: int, app_ports: Iter
         prefix / "nginx.conf": NGINX_DIR / "nginx.conf",
         prefix / "conf.d": NGINX_DIR / "conf.d",
         prefix / "mime.types": _nginx_conf_dir(nginx) / "mime.types",
-        prefix / "public" / "static": APP_DIR / "shortstack" / "static",
+        prefix / "public" / "static": APP_DIR / "shortstack" / "web" / "static",
         prefix / "public" / "errors": NGINX_DIR / "errors",
     }
     for link, target in links.items():

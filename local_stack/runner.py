@@ -73,14 +73,7 @@ class LocalStack:
         """Start everything in dependency order and return once nginx serves a ready replica."""
         nginx = find_binary("nginx")  # fail on a missing binary or a taken port before starting anything
         require_free_port(self.http_port)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        # The postgres user and nginx's workers must be able to reach their files below it.
-        self.data_dir.chmod(0o755)
-        if self.database_url is None:
-            self.database_url = self._start_postgres(timeout)
-        if self.redis_url is None:
-            self.redis_url = self._start_redis(timeout)
-        self.migrate()
+        self.start_databases(timeout)
         for i in range(1, self.replicas + 1):
             self.add_replica(f"app-{i}")
         for i in range(1, self.workers + 1):
@@ -95,6 +88,18 @@ class LocalStack:
             self._wait_http(name, f"http://127.0.0.1:{self.app_ports[name]}/healthz", timeout)
         self._start_nginx(nginx)
         self._wait_http("nginx", f"{self.url}/readyz", timeout)
+
+    def start_databases(self, timeout: float = 60.0) -> None:
+        """Start PostgreSQL and Redis (unless given URLs) and migrate: what the app needs, without
+        replicas or nginx (the in-process view tests use just this)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # The postgres user and nginx's workers must be able to reach their files below it.
+        self.data_dir.chmod(0o755)
+        if self.database_url is None:
+            self.database_url = self._start_postgres(timeout)
+        if self.redis_url is None:
+            self.redis_url = self._start_redis(timeout)
+        self.migrate()
 
     def stop(self) -> None:
         """Stop every process this stack started: the balancer first, the databases last."""

@@ -28,7 +28,7 @@ from prometheus_client import start_http_server
 from shortstack import clickstream, cluster, metrics
 from shortstack.backends import connect_db, connect_redis
 from shortstack.config import Settings
-from shortstack.lifecycle import LivenessFile, configure_logging, on_stop_signals
+from shortstack.lifecycle import LivenessFile, configure_logging, exit_on_config_error, on_stop_signals
 from shortstack.streams import READ_BLOCK_MS, RETRY_DELAY_S, StreamReader
 
 log = logging.getLogger("shortstack.worker")
@@ -277,6 +277,7 @@ class ClickWorker:
             self._db = None
 
 
+@exit_on_config_error
 def main() -> None:
     configure_logging()
     stop = threading.Event()

@@ -38,11 +38,17 @@ from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandl
 
 from shortstack import shorturls, updatestream
 from shortstack.backends import Backends, connect_redis
-from shortstack.config import Settings
-from shortstack.lifecycle import LivenessFile, configure_logging, handling_request, on_stop_signals
-from shortstack.links import LinkStore
+from shortstack.config import ConfigError, Settings
+from shortstack.lifecycle import (
+    LivenessFile,
+    configure_logging,
+    exit_on_config_error,
+    handling_request,
+    on_stop_signals,
+)
+from shortstack.links import DeletedLink, LinkStore, Owner, PrivateLink, UnknownLink
 from shortstack.streams import READ_BLOCK_MS, RETRY_DELAY_S, StreamReader
-from shortstack.validation import ValidationError, looks_like_code, parse_new_link
+from shortstack.validation import ValidationError
 
 log = logging.getLogger("shortstack.bot")
 
@@ -149,9 +155,8 @@ class LinkBot:
                                      "Try again in a minute.")
             return
         try:
-            new = parse_new_link({"url": links[0]}, datetime.now(timezone.utc),
-                                 own_address=shorturls.own_address(self.settings.public_base_url),
-                                 block_private=self.settings.block_private_targets)
+            new = shorturls.parse_new_link_at(self.settings.public_base_url, self.settings, {"url": links[0]},
+                                              datetime.now(timezone.utc))
             # Its stats are for its creator, through /stats here.
             link = await asyncio.to_thread(self.links.create, dataclasses.replace(new, public_stats=False))
         except ValidationError as exc:
@@ -166,12 +171,15 @@ class LinkBot:
             await message.reply_text("Usage: /stats <code>, e.g. /stats Xk3p9Qa")
             return
         code = context.args[0].rsplit("/", 1)[-1]  # a whole short link works too
-        link = await asyncio.to_thread(self.links.get, code) if looks_like_code(code) else None
-        if link is None:
-            await message.reply_text(f"No link has the code {code!r}.")
+        try:
+            link = await asyncio.to_thread(self.links.readable, code, Owner(telegram_sender=sender_id(update)))
+        except UnknownLink as exc:
+            await message.reply_text(str(exc))
             return
-        if not (link.public_stats or await asyncio.to_thread(self.links.created_by_telegram_user,
-                                                               sender_id(update), code)):
+        except DeletedLink:
+            await message.reply_text(f"{code} was deleted by its owner.")
+            return
+        except PrivateLink:
             await message.reply_text(f"The clicks on {code} are private: only whoever created it can see them.")
             return
         if not link.public_stats and not may_show_private_links(update):
@@ -269,6 +277,7 @@ def _run_consumer(settings: Settings) -> None:
         stop.wait(10)
 
 
+@exit_on_config_error
 def main(argv: list[str]) -> int:
     configure_logging()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Bot API call is noise
@@ -278,16 +287,14 @@ def main(argv: list[str]) -> int:
         return 2
     settings = Settings.from_env()
     if settings.telegram_bot_token and not settings.public_base_url:
-        print("TELEGRAM_BOT_TOKEN is set but PUBLIC_BASE_URL is empty: the bot's replies carry short links, so it "
-              "needs the address people reach this stack at, e.g. PUBLIC_BASE_URL=http://localhost:8080",
-              file=sys.stderr)
-        return 2
+        raise ConfigError("TELEGRAM_BOT_TOKEN is set but PUBLIC_BASE_URL is empty: the bot's replies carry short "
+                          "links, so it needs the address people reach this stack at, e.g. "
+                          "PUBLIC_BASE_URL=http://localhost:8080")
     if argv[0] == "consume":
         _run_consumer(settings)
         return 0
     if not settings.telegram_bot_token:
-        print("TELEGRAM_BOT_TOKEN is not set: the bot is off.", file=sys.stderr)
-        return 2
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set: the bot is off.")
     bot = LinkBot(settings)
     if argv[0] == "poll":
         # getUpdates answers 409 Conflict to a second poller, and while a webhook is set.
@@ -304,9 +311,8 @@ async def _webhook(bot: LinkBot, register: bool) -> int:
             print("webhook deleted; polling works again")
             return 0
         if not settings.public_base_url.startswith("https://") or not settings.telegram_webhook_secret:
-            print("set-webhook needs PUBLIC_BASE_URL (https://…, reachable by Telegram) and TELEGRAM_WEBHOOK_SECRET",
-                  file=sys.stderr)
-            return 2
+            raise ConfigError("set-webhook needs PUBLIC_BASE_URL (https://…, reachable by Telegram) and "
+                              "TELEGRAM_WEBHOOK_SECRET")
         url = f"{settings.public_base_url}/telegram/webhook"
         await application.bot.set_webhook(url, secret_token=settings.telegram_webhook_secret,
                                           allowed_updates=ALLOWED_UPDATES)

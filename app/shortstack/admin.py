@@ -27,9 +27,11 @@ from . import clickstream
 from .apikeys import ApiKeys
 from .backends import Backends
 from .config import Settings
+from .lifecycle import exit_on_config_error
 from .links import Link, LinkStore, cache_key, stats_key
 
 
+@exit_on_config_error
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the exit status is 0 when everything asked for was done."""
     args = _parser().parse_args(argv)

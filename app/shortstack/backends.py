@@ -125,6 +125,13 @@ class Backends:
             self._redis = connect_redis(self._settings.redis_url)
         return self._redis
 
+    def close(self) -> None:
+        """Close the PostgreSQL pool and the Redis client, if they were opened."""
+        if self._db is not None:
+            self._db.close()
+        if self._redis is not None:
+            self._redis.close()
+
     @property
     def redis_down(self) -> bool:
         """True while the breaker is open: Redis failed, and no probe has reached it since."""

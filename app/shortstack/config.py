@@ -13,6 +13,11 @@ DEFAULT_SECRET_KEY = "dev-insecure-change-me"
 DEFAULT_PASSWORD = "shortstack"
 
 
+class ConfigError(Exception):
+    """This process cannot run as configured: a setting is wrong, or what it names never answered.
+    The message says what to fix; the entry points print it and exit (lifecycle.exit_on_config_error)."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app, the click worker and the migrate job read from the environment."""
@@ -101,14 +106,14 @@ def check_production(settings: Settings) -> None:
     if not settings.public_base_url.startswith("https://"):
         missing.append("PUBLIC_BASE_URL set to the https:// address people reach this at")
     if missing:
-        raise SystemExit("APP_ENV=production needs " + "; ".join(missing) + ".")
+        raise ConfigError("APP_ENV=production needs " + "; ".join(missing) + ".")
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
     """The value of `name`, which must be one of `allowed`; the first is the default."""
     value = (env.get(name) or allowed[0]).strip().lower()
     if value not in allowed:
-        raise SystemExit(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
 
 
@@ -119,7 +124,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < 0:
-        raise SystemExit(f"{name} must not be negative, got {value}")
+        raise ConfigError(f"{name} must not be negative, got {value}")
     return value

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import signal
+import sys
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from pythonjsonlogger.json import JsonFormatter
+
+from .config import ConfigError
+
+# What a process exits with when its configuration is refused, as for a usage error.
+CONFIG_ERROR_STATUS = 2
+F = TypeVar("F", bound=Callable[..., object])
 
 # The X-Request-ID nginx set on the request being handled (the app), or that travelled with the
 # queued entry being handled (the bot worker); "" outside one. Every log line made meanwhile
@@ -51,6 +59,21 @@ def handling_request(request_id: str) -> Iterator[None]:
         yield
     finally:
         REQUEST_ID.reset(token)
+
+
+def exit_on_config_error(main: F, status: int = CONFIG_ERROR_STATUS) -> F:
+    """Wrap an entry point's main(): a ConfigError ends the process with its message on stderr
+    and `status`, not a traceback."""
+
+    @functools.wraps(main)
+    def run(*args: object, **kwargs: object) -> object:
+        try:
+            return main(*args, **kwargs)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            raise SystemExit(status) from None
+
+    return run  # type: ignore[return-value]
 
 
 def on_stop_signals(callback: Callable[[], None]) -> None:

@@ -17,7 +17,7 @@ from psycopg import sql
 from . import clickstream, metrics
 from .backends import Backends
 from .config import Settings
-from .validation import NewLink, canonical_host
+from .validation import NewLink, canonical_host, looks_like_code
 
 CODE_ALPHABET = string.ascii_letters + string.digits
 # 62**7 ≈ 3.5e12 codes: a guess hits an existing link with negligible odds, and collisions are retried.
@@ -35,7 +35,7 @@ LINK_COLUMNS = ("code, url, created_at, expires_at, click_count, owner_key_id, o
 
 # The hot path in one Redis round trip: read the cached target and, only if it is live and the
 # caller sent a click, queue the click (capped, see clickstream), atomically. Expiry is checked
-# here (for a cached target) and in Target.is_expired (for one just read from PostgreSQL).
+# here (for a cached target) and in CachedTarget.is_expired (for one just read from PostgreSQL).
 # KEYS: the cache key, the click stream, its dropped counter. ARGV: now in Unix ms, the
 # "unknown code", "disabled" and "deleted" markers, the stream's cap, then the click's field/value
 # pairs (none: not counted).
@@ -72,17 +72,33 @@ class AliasTaken(Exception):
     """The requested alias already names another link."""
 
 
+class UnknownLink(LookupError):
+    """No link has this code (or it could not be one); the message says so."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"No link has the code {code!r}.")
+
+
+class PrivateLink(PermissionError):
+    """The link exists, but its target and statistics are its owner's only."""
+
+
+class DeletedLink(LookupError):
+    """Its owner deleted the link; the code stays taken, and answers 410."""
+
+
 @dataclass(frozen=True)
 class Owner:
     """Who is asking: the API key sent (its id) and the browser session's owner id, either or
-    neither (anonymous)."""
+    neither (anonymous); or, through the bot, a Telegram sender (user or chat id)."""
 
     key_id: int | None = None
     session: str | None = None
+    telegram_sender: int | None = None
 
     @property
     def anonymous(self) -> bool:
-        return self.key_id is None and self.session is None
+        return self.key_id is None and self.session is None and self.telegram_sender is None
 
 
 @dataclass(frozen=True)
@@ -117,7 +133,7 @@ class Link:
 
 
 @dataclass(frozen=True)
-class Target:
+class CachedTarget:
     """What a redirect needs to know about a code; this is what the cache holds."""
 
     url: str
@@ -131,12 +147,12 @@ class Target:
         return json.dumps({"u": self.url, "e": self.expires_at_ms})
 
     @classmethod
-    def from_cache(cls, raw: str) -> "Target":
+    def from_cache(cls, raw: str) -> "CachedTarget":
         data = json.loads(raw)
         return cls(url=data["u"], expires_at_ms=data["e"])
 
     @classmethod
-    def of(cls, url: str, expires_at: datetime | None) -> "Target":
+    def of(cls, url: str, expires_at: datetime | None) -> "CachedTarget":
         return cls(url=url, expires_at_ms=None if expires_at is None else int(expires_at.timestamp() * 1000))
 
 
@@ -147,12 +163,12 @@ def new_code() -> str:
 
 def cache_entry(url: str, expires_at: datetime | None, disabled_at: datetime | None,
                 deleted_at: datetime | None) -> str:
-    """What the link cache holds for a stored link: the DELETED or DISABLED marker, else its Target."""
+    """What the link cache holds for a stored link: the DELETED or DISABLED marker, else its CachedTarget."""
     if deleted_at is not None:
         return DELETED
     if disabled_at is not None:
         return DISABLED
-    return Target.of(url, expires_at).to_cache()
+    return CachedTarget.of(url, expires_at).to_cache()
 
 
 def cache_key(code: str) -> str:
@@ -208,7 +224,8 @@ class LinkStore:
         if row is not None:
             link = Link(*row)
             # Cached once committed: a replica must not redirect to a link that was rolled back.
-            self._cache_put(link.code, Target.of(link.url, link.expires_at).to_cache(), self._settings.link_cache_ttl)
+            self._cache_put(link.code, CachedTarget.of(link.url, link.expires_at).to_cache(),
+                            self._settings.link_cache_ttl)
             return link
         if new.alias:
             raise AliasTaken(new.alias)
@@ -218,6 +235,20 @@ class LinkStore:
         """The link with its click total, straight from PostgreSQL (totals are not cached)."""
         row = self._one(f"SELECT {LINK_COLUMNS} FROM links WHERE code = %s", (code,))
         return None if row is None else Link(*row)
+
+    def readable(self, code: str, owner: Owner) -> Link:
+        """The link `code` with its click total, if `owner` may read its target and statistics:
+        public ones to anyone, others with the key, from the browser session or by the Telegram
+        sender that created them. Raises UnknownLink, DeletedLink, PrivateLink."""
+        link = self.get(code) if looks_like_code(code) else None
+        if link is None:
+            raise UnknownLink(code)
+        if link.deleted_at is not None:
+            raise DeletedLink(code)
+        if not (link.visible_to(owner) or (owner.telegram_sender is not None
+                                           and self.created_by_telegram_user(owner.telegram_sender, code))):
+            raise PrivateLink(code)
+        return link
 
     def get_many(self, codes: list[str]) -> list[Link]:
         """Several links with their click totals, in the order of `codes` (unknown and deleted codes
@@ -326,7 +357,7 @@ class LinkStore:
         return [Link(*row) for row in rows]
 
     def follow_cached(self, code: str, now_ms: int,
-                      click: clickstream.ClickEvent | None) -> tuple[Followed, Target | None]:
+                      click: clickstream.ClickEvent | None) -> tuple[Followed, CachedTarget | None]:
         """Look `code` up in the cache and, if it is live there, queue `click`: one Redis round trip.
 
         UNCACHED means PostgreSQL must answer (resolve_uncached) and the click is not queued yet;
@@ -344,9 +375,9 @@ class LinkStore:
             reply = ["uncached"]
         followed = Followed(reply[0])
         _CACHE_COUNTERS[followed].inc()
-        return followed, Target.from_cache(reply[1]) if followed is Followed.LIVE else None
+        return followed, CachedTarget.from_cache(reply[1]) if followed is Followed.LIVE else None
 
-    def resolve_uncached(self, code: str, now_ms: int) -> tuple[Followed, Target | None]:
+    def resolve_uncached(self, code: str, now_ms: int) -> tuple[Followed, CachedTarget | None]:
         """What `code` is, from PostgreSQL: LIVE with its target, or UNKNOWN, DISABLED, DELETED,
         EXPIRED. The answer is cached (also "no such code", "disabled" and "deleted"), unless a
         change was cached meanwhile (see _publish)."""
@@ -359,7 +390,7 @@ class LinkStore:
         self._cache_put(code, entry, self._settings.link_cache_ttl, only_if_absent=True)
         if entry in (DELETED, DISABLED):
             return (Followed.DELETED if entry == DELETED else Followed.DISABLED), None
-        target = Target.from_cache(entry)
+        target = CachedTarget.from_cache(entry)
         return (Followed.EXPIRED if target.is_expired(now_ms) else Followed.LIVE), target
 
     def stats(self, code: str) -> dict | None:

@@ -2,7 +2,7 @@
 
 gunicorn's workers are separate processes, so prometheus_client runs in multiprocess mode when
 PROMETHEUS_MULTIPROC_DIR is set (each replica has its own folder, emptied when it starts, see
-gunicorn.conf.py). GET /metrics on a replica (health.py) answers for the whole replica; nginx
+gunicorn.conf.py). GET /metrics on a replica (web/metrics_view.py) answers for the whole replica; nginx
 does not expose it — scrape the replicas directly (the `observability` compose profile's Prometheus does).
 No web imports here: the link store counts too.
 """

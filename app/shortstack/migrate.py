@@ -16,8 +16,8 @@ from yoyo import get_backend, read_migrations
 from yoyo.migrations import MigrationList
 
 from .backends import connect_db
-from .config import Settings
-from .lifecycle import configure_logging
+from .config import ConfigError, Settings
+from .lifecycle import configure_logging, exit_on_config_error
 
 log = logging.getLogger("shortstack.migrate")
 
@@ -29,12 +29,12 @@ def yoyo_url(database_url: str) -> str:
     """yoyo names its PostgreSQL driver in the URL scheme; psycopg 3 is `postgresql+psycopg`."""
     scheme, sep, rest = database_url.partition("://")
     if not sep or scheme not in ("postgres", "postgresql"):
-        raise SystemExit(f"DATABASE_URL must start with postgresql://, got {database_url!r}")
+        raise ConfigError(f"DATABASE_URL must start with postgresql://, got {database_url!r}")
     return f"postgresql+psycopg://{rest}"
 
 
 def wait_for_database(database_url: str, seconds: float) -> None:
-    """Return once PostgreSQL accepts a connection; exit with a clear message after `seconds`."""
+    """Return once PostgreSQL accepts a connection; ConfigError after `seconds`."""
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -42,7 +42,7 @@ def wait_for_database(database_url: str, seconds: float) -> None:
             return
         except psycopg.OperationalError as exc:
             if time.monotonic() > deadline:
-                raise SystemExit(f"PostgreSQL did not accept connections within {seconds:.0f}s: {exc}") from None
+                raise ConfigError(f"PostgreSQL did not accept connections within {seconds:.0f}s: {exc}") from None
             time.sleep(0.5)
 
 
@@ -69,6 +69,7 @@ def migrate(database_url: str, migrations: MigrationList) -> list[str]:
     return [m.id for m in pending]
 
 
+@exit_on_config_error
 def main() -> None:
     configure_logging()
     settings = Settings.from_env()

@@ -157,3 +157,14 @@ class SteadyLoad:
     def failed(self, ok: set[int]) -> list[Outcome]:
         """Outcomes whose status is not in `ok`."""
         return [o for o in self.outcomes if o.status not in ok]
+
+
+def form_create(stack: LocalStack, browser: requests.Session, url: str, public: bool = False) -> str:
+    """Shorten `url` through the home page's form in `browser` (a session keeps its cookie); the code."""
+    token = csrf_token(browser.get(f"{stack.url}/", timeout=5).text)
+    form = {"csrf_token": token, "url": url, "alias": "", "expires_in": ""}
+    if public:
+        form["public_stats"] = "on"
+    page = browser.post(f"{stack.url}/", data=form, timeout=5)
+    assert page.status_code == 200, page.text
+    return re.search(r'id="short-link">[^<]*/([A-Za-z0-9_-]+)</a>', page.text)[1]

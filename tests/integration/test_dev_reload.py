@@ -46,12 +46,12 @@ def answers(url: str) -> requests.Response | None:
 def test_an_edited_view_and_template_show_without_a_restart(reloading_replica):
     app, url = reloading_replica
     assert requests.get(f"{url}/healthz", timeout=5).json()["status"] == "ok"
-    view = app / "shortstack" / "health.py"
+    view = app / "shortstack" / "web" / "health.py"
     view.write_text(view.read_text().replace('status="ok"', 'status="ok, edited"'))
     wait_for(lambda: (r := answers(f"{url}/healthz")) and r.json()["status"] == "ok, edited", 30,
              "the edited view to answer")
 
-    template = app / "shortstack" / "templates" / "index.html"
+    template = app / "shortstack" / "web" / "templates" / "index.html"
     assert "Edited by the test" not in requests.get(url, timeout=5).text
     edited = template.read_text().replace("{% block main %}", "{% block main %}<p>Edited by the test</p>", 1)
     template.write_text(edited)

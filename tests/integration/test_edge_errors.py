@@ -90,6 +90,13 @@ def test_an_unknown_transfer_encoding_is_400_in_the_stacks_form(stack, target, c
     assert_stack_form(target, status, headers, body, 400, "Transfer-Encoding")
 
 
+def test_an_api_body_over_the_balancers_limit_is_413_in_the_problem_form(stack):
+    response = requests.post(f"{stack.url}/api/v1/links", json={"url": "https://example.com/" + "a" * 70_000},
+                             timeout=10)
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == PROBLEM and "64 KiB" in response.json()["detail"]
+
+
 def test_a_form_body_over_the_balancers_limit_is_413_in_the_page_form(stack):
     response = requests.post(f"{stack.url}/", data={"url": "https://example.com/" + "a" * 70_000}, timeout=10)
     assert response.status_code == 413

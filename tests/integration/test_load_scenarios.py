@@ -6,7 +6,7 @@ from pathlib import Path
 
 from loadtest.runners import LOCUST, SCENARIOS
 from loadtest.scenarios.seed import ensure_seeds
-from shortstack.links import Target
+from shortstack.links import CachedTarget
 from tests.integration.support import cache
 
 
@@ -34,7 +34,7 @@ def test_mixed_scenario_runs_clean(stack, tmp_path):
 def test_a_wrong_redirect_counts_as_a_failure(stack, tmp_path):
     ensure_seeds(stack.url)
     # Poison the cache of the most popular seed: the API still says the right target, redirects do not.
-    cache(stack).set("link:seed-0001", Target("https://example.com/wrong", None).to_cache(), ex=60)
+    cache(stack).set("link:seed-0001", CachedTarget("https://example.com/wrong", None).to_cache(), ex=60)
     try:
         stats = run_locust(stack, tmp_path / "wrong", "locustfile.py", 2, 3, "Visitor", exit_code=1)
         assert int(stats["/[code]"]["Failure Count"]) > 0

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 import requests
-from test_owners import admin, form_create, new_key
 
-from tests.integration.support import cache, create_link, db, disposable_stack, follow, wait_for
+from tests.integration.support import cache, create_link, db, disposable_stack, follow, form_create, wait_for
+from tests.integration.test_owners import admin, new_key
 
 PROBLEM = "application/problem+json"
 

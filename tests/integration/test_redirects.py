@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from tests.integration.support import cache, click_count, create_link, db, disposable_stack, follow, wait_for
+from tests.integration.support import cache, click_count, create_link, db, follow, wait_for
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -111,12 +111,6 @@ def test_a_query_on_a_short_link_is_forwarded_to_the_target(stack):
     assert raw_get(stack, f"/{plain['code']}?ref=x y"[:-2] + "%20y").headers["Location"] == \
         "https://example.com/plain?ref=x%20y"
     wait_for(lambda: click_count(stack, link["code"]) == 2, 15, "both follows counted")
-
-
-def test_with_forward_query_off_the_query_is_dropped():
-    with disposable_stack(replicas=1, workers=0, env={"FORWARD_QUERY": "false"}) as off:
-        code = create_link(off, url="https://example.com/page?id=1#top")["code"]
-        assert raw_get(off, f"/{code}?utm_source=mail").headers["Location"] == "https://example.com/page?id=1#top"
 
 
 def test_without_host_a_stack_with_a_public_address_answers_421_in_its_own_form(stack):

@@ -138,8 +138,8 @@ def test_the_dev_override_mounts_the_checkout_where_the_images_keep_it_and_reloa
     for name in ("shortstack", "gunicorn.conf.py"):
         assert f"./app/{name}:{workdir}/{name}:ro" in dev["app"]["volumes"]
     assert dev["app"]["environment"]["GUNICORN_RELOAD"] == "true"
-    static = re.search(r"^COPY app/shortstack/static/ (\S+?)/?$", (REPO / "nginx" / "Dockerfile").read_text(), re.M)
-    assert f"./app/shortstack/static:{static.group(1)}:ro" in dev["nginx"]["volumes"]
+    static = re.search(r"^COPY app/shortstack/web/static/ (\S+?)/?$", (REPO / "nginx" / "Dockerfile").read_text(), re.M)
+    assert f"./app/shortstack/web/static:{static.group(1)}:ro" in dev["nginx"]["volumes"]
     result = subprocess.run([Path(sys.executable).parent / "check-jsonschema", "--builtin-schema",
                              "vendor.compose-spec", str(REPO / "docker-compose.dev.yml")],
                             capture_output=True, text=True, timeout=60)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from flask import Flask
 
-from shortstack import health
+from shortstack.web import health
 
 REPO = Path(__file__).resolve().parents[2]
 KUBE = REPO / "kubernetes"

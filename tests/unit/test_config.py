@@ -1,6 +1,6 @@
 import pytest
 
-from shortstack.config import Settings, check_production
+from shortstack.config import ConfigError, Settings, check_production
 from shortstack.migrate import yoyo_url
 
 
@@ -13,14 +13,14 @@ def test_defaults_apply_to_empty_values():
 
 
 def test_numbers_are_checked_with_a_readable_message():
-    with pytest.raises(SystemExit, match="CLICK_BATCH_SIZE must be a whole number"):
+    with pytest.raises(ConfigError, match="CLICK_BATCH_SIZE must be a whole number"):
         Settings.from_env({"CLICK_BATCH_SIZE": "lots"})
 
 
 def test_yoyo_url_names_psycopg3():
     assert yoyo_url("postgresql://u:p@h:5/db") == "postgresql+psycopg://u:p@h:5/db"
     assert yoyo_url("postgres://h/db") == "postgresql+psycopg://h/db"
-    with pytest.raises(SystemExit, match="postgresql://"):
+    with pytest.raises(ConfigError, match="postgresql://"):
         yoyo_url("mysql://h/db")
 
 
@@ -31,7 +31,7 @@ PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "x" * 32, "PUBLIC_BASE_URL"
 
 @pytest.mark.parametrize("secret", ["", "dev-insecure-change-me", "short"])
 def test_production_refuses_a_missing_or_default_secret(secret):
-    with pytest.raises(SystemExit, match="SECRET_KEY"):
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
         check_production(Settings.from_env({**PRODUCTION, "SECRET_KEY": secret}))
 
 
@@ -42,12 +42,12 @@ def test_production_refuses_a_missing_or_default_secret(secret):
     ("PUBLIC_BASE_URL", "", "https://"),
 ])
 def test_production_refuses_default_passwords_and_plain_http(setting, value, words):
-    with pytest.raises(SystemExit, match=words):
+    with pytest.raises(ConfigError, match=words):
         check_production(Settings.from_env({**PRODUCTION, setting: value}))
 
 
 def test_production_lists_everything_to_fix_at_once():
-    with pytest.raises(SystemExit) as refused:
+    with pytest.raises(ConfigError) as refused:
         check_production(Settings.from_env({"APP_ENV": "production", "REDIS_URL": "redis://:shortstack@r:6379/0"}))
     assert all(words in str(refused.value) for words in ("SECRET_KEY", "REDIS_PASSWORD", "PUBLIC_BASE_URL"))
 
@@ -76,7 +76,7 @@ def test_production_sends_hsts_and_secure_session_cookies():
 
 
 def test_unknown_app_env_is_refused():
-    with pytest.raises(SystemExit, match="APP_ENV must be one of"):
+    with pytest.raises(ConfigError, match="APP_ENV must be one of"):
         Settings.from_env({"APP_ENV": "prod"})
 
 

@@ -6,9 +6,8 @@ instead of the app failing to start (AttributeError) or quietly paying for it ag
 from flask import Flask
 from flask_limiter import Limiter
 
-from shortstack import ratelimit
 from shortstack.config import Settings
-from shortstack.web import create_app
+from shortstack.web import create_app, ratelimit
 
 
 def test_flask_limiter_still_adds_the_one_hook_that_ratelimit_removes():

@@ -10,14 +10,15 @@ from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import api, demo, health, metrics, pages, problems, ratelimit, redirects, telegram_webhook
-from .apikeys import ApiKeys
-from .backends import Backends
-from .clickspool import ClickSpool
-from .cluster import AppHeartbeat
-from .config import Settings, check_production
-from .lifecycle import REQUEST_ID, configure_logging
-from .links import LinkStore
+from .. import metrics
+from ..apikeys import ApiKeys
+from ..backends import Backends
+from ..clickspool import ClickSpool
+from ..cluster import AppHeartbeat
+from ..config import Settings, check_production
+from ..lifecycle import REQUEST_ID
+from ..links import LinkStore
+from . import api, demo, health, metrics_view, pages, problems, ratelimit, redirects, telegram_webhook
 
 log = logging.getLogger(__name__)
 # One JSON line per request a replica answers, with nginx's request id: the replica's part of
@@ -28,10 +29,10 @@ csrf = CSRFProtect()
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """The app factory: one app per gunicorn worker process."""
+    """The app factory: one app per gunicorn worker process. It starts nothing: the entry point
+    (wsgi.py) starts the process's heartbeat, `app.extensions["shortstack"]["heartbeat"]`."""
     settings = settings or Settings.from_env()
     check_production(settings)
-    configure_logging()
     app = Flask(__name__)
     # werkzeug would answer `/<code>//` with a 308 to an absolute address built from the Host
     # header; the spellings clients add to a code are sent on by redirects.py, relatively.
@@ -47,13 +48,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     spool = ClickSpool(settings.click_spool_max_len)
     heartbeat = AppHeartbeat(backends.redis_call, settings.instance_id, settings.version,
                              after_beat=lambda client: replay_spooled_clicks(spool, client, settings))
-    heartbeat.start()
     app.extensions["shortstack"] = {
         "settings": settings,
         "backends": backends,
         "click_spool": spool,
         "links": LinkStore(backends, settings),
         "api_keys": ApiKeys(backends),
+        "heartbeat": heartbeat,
     }
 
     # The first hook registered, before CSRF's and the rate limit's: a request they refuse is
@@ -69,8 +70,10 @@ def create_app(settings: Settings | None = None) -> Flask:
             REQUEST_ID.reset(g.request_id_token)
 
     csrf.init_app(app)
-    # JSON and machine endpoints: no forms, no cookies (the webhook has its own secret).
-    for blueprint in (api.bp, demo.bp, health.bp, telegram_webhook.bp):
+    # JSON and machine endpoints: no forms, no cookies (the webhook has its own secret), and
+    # errors as problem+json.
+    machine_blueprints = (api.bp, demo.bp, health.bp, metrics_view.bp, telegram_webhook.bp)
+    for blueprint in machine_blueprints:
         csrf.exempt(blueprint)
 
     @app.after_request
@@ -96,9 +99,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     def page_globals() -> dict:
         return {"instance_id": settings.instance_id}
 
-    problems.register(app)
+    problems.register(app, json_blueprints=[blueprint.name for blueprint in machine_blueprints])
     ratelimit.init_app(app, settings.redis_url)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics_view.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(demo.bp)
     app.register_blueprint(telegram_webhook.bp)

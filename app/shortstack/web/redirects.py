@@ -6,22 +6,23 @@ the click together); PostgreSQL is asked only on a cache miss.
 
 from __future__ import annotations
 
-import functools
 import logging
 import string
 import time
 from urllib.parse import quote
 
 import redis
-from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.datastructures import Headers
 
-from . import clickstream, metrics, services
-from .links import Followed
-from .problems import NOT_FOUND_DETAIL, error_response
-from .validation import code_meant, looks_like_code, with_query
+from .. import clickstream, metrics
+from ..links import Followed
+from ..validation import code_meant, looks_like_code, with_query
+from . import context
+from .problems import NOT_FOUND_DETAIL, Problem
 
 log = logging.getLogger(__name__)
+EXPIRED_DETAIL = "This short link has expired."
 DISABLED_DETAIL = "This short link was disabled by the service's operator and no longer redirects."
 
 bp = Blueprint("redirects", __name__)
@@ -66,7 +67,7 @@ def follow(code: str) -> Response:
                                    user_agent=request.headers.get("User-Agent", ""),
                                    request_id=request.headers.get("X-Request-ID", "")) \
         if request.method == "GET" else None
-    links = services.links()
+    links = context.links()
     followed, target = links.follow_cached(code, now_ms, click)
     if followed is Followed.LIVE and click is not None:
         metrics.CLICKS_QUEUED.inc()  # follow_cached queued it
@@ -75,15 +76,15 @@ def follow(code: str) -> Response:
         if followed is Followed.LIVE and click is not None:
             _record_click(click)
     if followed is Followed.UNKNOWN:
-        return _not_found()
+        raise Problem(404, NOT_FOUND_DETAIL)
     if followed is Followed.EXPIRED:
-        abort(410)
+        raise Problem(410, EXPIRED_DETAIL)
     if followed is Followed.DISABLED:
-        return error_response(410, DISABLED_DETAIL, "Link disabled")
+        raise Problem(410, DISABLED_DETAIL, "Link disabled")
     if followed is Followed.DELETED:
-        return error_response(410, services.DELETED_DETAIL, "Link deleted")
+        raise Problem(410, context.DELETED_DETAIL, "Link deleted")
     query = request.query_string.decode("latin-1")
-    url = with_query(target.url, query) if query and services.settings().forward_query else target.url
+    url = with_query(target.url, query) if query and context.settings().forward_query else target.url
     # Every follow must reach us to be counted, so browsers may not cache the redirect.
     return ExactRedirect(status=302, headers={"Location": url, "Cache-Control": "no-store"})
 
@@ -95,30 +96,20 @@ def _respelled(path: str) -> Response:
     mangled link costs its extra hop once per browser."""
     code = code_meant(path)
     if code is None:
-        abort(404)  # in the form the path asks for: /api/ is problem+json
+        raise Problem(404, NOT_FOUND_DETAIL)  # in the form the path asks for: /api/ is problem+json
     # A query arrives as the client sent it; bytes a header cannot carry as they are get encoded.
     query = quote(request.query_string, safe=string.punctuation)
     return ExactRedirect(status=301, headers={"Location": f"/{code}?{query}" if query else f"/{code}"})
-
-
-def _not_found() -> Response:
-    # Unknown codes are what a scanner sends by the thousand: the page is rendered once per process.
-    return Response(_not_found_page(current_app._get_current_object()), status=404, mimetype="text/html")
-
-
-@functools.lru_cache(maxsize=4)
-def _not_found_page(app: Flask) -> str:
-    return error_response(404, NOT_FOUND_DETAIL).get_data(as_text=True)
 
 
 def _record_click(event: clickstream.ClickEvent) -> None:
     # The visitor still gets the redirect when Redis is down; the click waits in this process's
     # spool until Redis answers (clickspool), and only a full spool loses it, counted and logged.
     try:
-        with services.backends().redis_call() as client:
-            clickstream.append(client, event, services.settings().click_stream_max_len)
+        with context.backends().redis_call() as client:
+            clickstream.append(client, event, context.settings().click_stream_max_len)
     except redis.RedisError:
-        if services.click_spool().add(event):
+        if context.click_spool().add(event):
             metrics.CLICKS_SPOOLED.inc()
         else:
             metrics.CLICKS_LOST.inc()

@@ -12,7 +12,7 @@ from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from . import services
+from . import context
 
 limiter = Limiter(
     key_func=get_remote_address,
@@ -37,13 +37,13 @@ def init_app(app: Flask, redis_url: str) -> None:
 
 def link_create_limit() -> str:
     """The per-client limit on creating links, from LINK_CREATE_RATE_LIMIT."""
-    return services.settings().link_create_rate_limit
+    return context.settings().link_create_rate_limit
 
 
 def redis_is_down() -> bool:
     """While the Redis circuit breaker is open the limit is not checked: it would fail open anyway
     (swallow_errors) after paying for a connection attempt on every create; nginx's edge limit holds."""
-    return services.backends().redis_down
+    return context.backends().redis_down
 
 
 # One allowance per client for every way of creating a link: the API and the form draw on it alike.

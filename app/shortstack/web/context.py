@@ -1,20 +1,21 @@
-"""Access to the current app's settings, backends and link store from inside a request."""
+"""Request-scoped accessors, for views: the current app's settings, backends and link store, and
+who sent this request."""
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
 
-from flask import abort, current_app, request, session
+from flask import current_app, request, session
 
-from . import shorturls
-from .apikeys import ApiKeys
-from .backends import Backends
-from .clickspool import ClickSpool
-from .config import Settings
-from .links import Link, LinkStore, Owner
+from .. import shorturls
+from ..apikeys import ApiKeys
+from ..backends import Backends
+from ..clickspool import ClickSpool
+from ..config import Settings
+from ..links import DeletedLink, Link, LinkStore, Owner, PrivateLink, UnknownLink
+from ..validation import NewLink, looks_like_code
 from .problems import Problem
-from .validation import NewLink, looks_like_code, parse_link_changes, parse_new_link
 
 # The session key holding a browser's sign-in token (apikeys.ApiKeys.sign_in).
 SIGN_IN = "sign_in"
@@ -55,7 +56,7 @@ def current_owner() -> Owner:
     if key is not None:
         key_id = api_keys().owner_id(key)
         if key_id is None:
-            abort(401, "The X-Api-Key sent is unknown or revoked.")
+            raise Problem(401, "The X-Api-Key sent is unknown or revoked.")
     elif SIGN_IN in session:
         key_id = api_keys().signed_in_key(session[SIGN_IN])
         if key_id is None:
@@ -68,15 +69,6 @@ def browser_owner() -> Owner:
     if "owner" not in session:
         session["owner"] = secrets.token_urlsafe(16)
     return current_owner()
-
-
-def visible_link(code: str) -> Link:
-    """The link, if the asker may read it (Link.visible_to). Raises Problem: 404 unknown, 410
-    deleted, 403 not the asker's to see."""
-    link = _link(code)
-    if not link.visible_to(current_owner()):
-        raise Problem(403, PRIVATE_DETAIL, "Private link")
-    return link
 
 
 def owned_link(code: str, deleted_too: bool = False) -> Link:
@@ -108,7 +100,7 @@ def public_base_url() -> str:
     if settings().public_base_url:
         return settings().public_base_url
     if not request.headers.get("Host"):
-        abort(400, NO_HOST_DETAIL)
+        raise Problem(400, NO_HOST_DETAIL)
     return request.host_url.rstrip("/")
 
 
@@ -118,13 +110,24 @@ def short_url(code: str) -> str:
 
 
 def parse_link_request(body: object, now: datetime) -> NewLink:
-    """Validate a new link as this deployment does: never pointing at itself, and not at private
-    addresses when BLOCK_PRIVATE_TARGETS is on. Raises ValidationError."""
-    return parse_new_link(body, now, own_address=shorturls.own_address(public_base_url()),
-                          block_private=settings().block_private_targets)
+    """Validate a new link as this deployment, reached at this request's address, does
+    (shorturls.parse_new_link_at). Raises ValidationError."""
+    return shorturls.parse_new_link_at(public_base_url(), settings(), body, now)
 
 
 def parse_link_edit(body: object, now: datetime) -> dict[str, object]:
     """Validate a merge patch of a link by the rules parse_link_request applies. Raises ValidationError."""
-    return parse_link_changes(body, now, own_address=shorturls.own_address(public_base_url()),
-                              block_private=settings().block_private_targets)
+    return shorturls.parse_link_changes_at(public_base_url(), settings(), body, now)
+
+
+def readable_link(code: str) -> Link:
+    """The link `code`, if this request's sender may read it (LinkStore.readable). Raises Problem:
+    404 unknown, 410 deleted, 403 not theirs to see."""
+    try:
+        return links().readable(code, current_owner())
+    except UnknownLink as exc:
+        raise Problem(404, str(exc)) from None
+    except DeletedLink:
+        raise Problem(410, DELETED_DETAIL, "Link deleted") from None
+    except PrivateLink:
+        raise Problem(403, PRIVATE_DETAIL, "Private link") from None

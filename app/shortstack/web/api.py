@@ -15,12 +15,13 @@ import redis
 from flask import Blueprint, Response, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from . import cluster, services
+from .. import cluster
+from ..links import AliasTaken, Link, Owner
+from ..validation import ListRequest, ValidationError, parse_list_request
+from . import context
 from .health import dependency_checks
-from .links import AliasTaken, Link, Owner
 from .problems import Problem
 from .ratelimit import limit_link_creation
-from .validation import ListRequest, ValidationError, parse_list_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = (Path(__file__).with_name("openapi.json")).read_bytes()
@@ -36,15 +37,15 @@ KEY_NEEDED = ("Creating links here needs an API key, sent as the X-Api-Key heade
 @limit_link_creation
 def create_link() -> Response:
     """Shorten a URL: 201 with the new link, or a problem explaining what to fix."""
-    owner = services.current_owner()
-    if owner.key_id is None and services.settings().create_requires_key:
+    owner = context.current_owner()
+    if owner.key_id is None and context.settings().create_requires_key:
         raise Problem(401, KEY_NEEDED)
     try:
-        new = services.parse_link_request(_json_body(), datetime.now(timezone.utc))
+        new = context.parse_link_request(_json_body(), datetime.now(timezone.utc))
     except ValidationError as exc:
         raise _invalid(exc, 422) from None
     try:
-        link = services.links().create(new, owner)
+        link = context.links().create(new, owner)
     except AliasTaken:
         raise Problem(409, f"The alias {new.alias!r} is already taken; choose another.", "Alias taken") from None
     response = jsonify(_link_json(link))
@@ -57,7 +58,7 @@ def create_link() -> Response:
 def list_links() -> Response:
     """The asker's links, newest first, one page at a time; `q` searches targets and codes.
     401 for an asker who owns nothing (neither key nor browser session); 400 for bad parameters."""
-    owner = services.current_owner()
+    owner = context.current_owner()
     if owner.anonymous:
         raise Problem(401, NO_OWNER_DETAIL)
     try:
@@ -72,23 +73,23 @@ def list_links() -> Response:
 
 def owned_links(owner: Owner, wanted: ListRequest) -> tuple[list[Link], int]:
     """One page of `owner`'s links and how many there are in all (the API and "My links")."""
-    return services.links().list_owned(owner, wanted.search, limit=wanted.per_page,
+    return context.links().list_owned(owner, wanted.search, limit=wanted.per_page,
                                        offset=(wanted.page - 1) * wanted.per_page)
 
 
 @bp.get("/links/<code>")
 def get_link(code: str) -> Response:
     """The link and its total clicks, for its owner (or anyone, if its stats are public)."""
-    return jsonify(_link_with_clicks_json(services.visible_link(code)))
+    return jsonify(_link_with_clicks_json(context.readable_link(code)))
 
 
 @bp.patch("/links/<code>")
 def edit_link(code: str) -> Response:
     """Change a link's url, expires_at (null: never) or public_stats, as a JSON merge patch
     (RFC 7396), for its owner; redirects follow from the next request on, on every replica."""
-    link = services.owned_link(code)
+    link = context.owned_link(code)
     try:
-        changes = services.parse_link_edit(_json_body(), datetime.now(timezone.utc))
+        changes = context.parse_link_edit(_json_body(), datetime.now(timezone.utc))
     except ValidationError as exc:
         raise _invalid(exc, 422) from None
     return jsonify(_link_with_clicks_json(edit(link, changes)))
@@ -99,9 +100,9 @@ def edit(link: Link, changes: dict[str, object]) -> Link:
     409 if an operator disabled it, 410 if it was deleted meanwhile."""
     if link.disabled_at is not None:
         raise Problem(409, "The service's operator disabled this link; it cannot be changed.", "Link disabled")
-    edited = services.links().update(link.code, changes)
+    edited = context.links().update(link.code, changes)
     if edited is None:
-        raise Problem(410, services.DELETED_DETAIL, "Link deleted")
+        raise Problem(410, context.DELETED_DETAIL, "Link deleted")
     return edited
 
 
@@ -110,7 +111,7 @@ def delete_link(code: str) -> Response:
     """Delete a link, for its owner: 204, then 410 on follow (every replica, from the next request
     on) and on the API; its code is never given to another link. Deleting it again is a 204 too
     (and finishes a delete whose cache update failed)."""
-    services.links().delete(services.owned_link(code, deleted_too=True).code)
+    context.links().delete(context.owned_link(code, deleted_too=True).code)
     return Response(status=204)
 
 
@@ -118,8 +119,8 @@ def delete_link(code: str) -> Response:
 def get_stats(code: str) -> Response:
     """Clicks per hour and per day, top referrers and bot clicks (times in UTC), for the link's
     owner (or anyone, if its stats are public)."""
-    services.visible_link(code)
-    return jsonify(services.links().stats(code))
+    context.readable_link(code)
+    return jsonify(context.links().stats(code))
 
 
 @bp.get("/cluster")
@@ -131,9 +132,9 @@ def get_cluster() -> Response:
 def cluster_view() -> dict:
     """What /cluster shows; with Redis down, the dependency checks say so and the lists are empty."""
     view = {"replicas": [], "requests_per_s": 0.0, "workers": [], "stream": None, "checks": dependency_checks(),
-            "served_by": services.settings().instance_id}
+            "served_by": context.settings().instance_id}
     try:
-        with services.backends().redis_call() as client:
+        with context.backends().redis_call() as client:
             view.update(cluster.snapshot(client))
     except redis.RedisError:
         pass
@@ -173,7 +174,7 @@ def _link_with_clicks_json(link: Link) -> dict:
 def _link_json(link: Link) -> dict:
     return {
         "code": link.code,
-        "short_url": services.short_url(link.code),
+        "short_url": context.short_url(link.code),
         "url": link.url,
         "created_at": link.created_at.isoformat(),
         "expires_at": link.expires_at.isoformat() if link.expires_at else None,

@@ -9,12 +9,12 @@ import segno
 from flask import Blueprint, Response, flash, redirect, render_template, request, session
 from markupsafe import Markup
 
-from . import services
+from ..links import AliasTaken, Link
+from ..validation import ValidationError, parse_list_request
+from . import context
 from .api import cluster_view, edit, owned_links
-from .links import AliasTaken, Link
 from .problems import Problem
 from .ratelimit import limit_link_creation
-from .validation import ValidationError, parse_list_request
 
 bp = Blueprint("pages", __name__)
 
@@ -37,20 +37,20 @@ def index() -> Response | str:
         form = {name: request.form.get(name, "").strip() for name in form}
         created, errors = _create_from_form(form)
     codes = session.get("my_links", [])
-    my_links = services.links().get_many(codes) if codes else []
+    my_links = context.links().get_many(codes) if codes else []
     page = render_template("index.html", form=form, errors=errors, created=created, my_links=my_links,
-                           short_url=services.short_url, qr_svg=_qr_svg, expiry_choices=EXPIRY_CHOICES)
+                           short_url=context.short_url, qr_svg=_qr_svg, expiry_choices=EXPIRY_CHOICES)
     return Response(page, status=422 if errors else 200)
 
 
 @bp.get("/links/<code>")
 def link_page(code: str) -> Response | str:
     """A link's details and its clicks over time, for its owner (or anyone, if its stats are public)."""
-    link = services.visible_link(code)
-    stats = services.links().stats(code)
-    return render_template("link.html", link=link, stats=stats, short_url=services.short_url(code),
+    link = context.readable_link(code)
+    stats = context.links().stats(code)
+    return render_template("link.html", link=link, stats=stats, short_url=context.short_url(code),
                            expired=link.is_expired(datetime.now(timezone.utc)),
-                           owned=link.owned_by(services.current_owner()))
+                           owned=link.owned_by(context.current_owner()))
 
 
 @bp.get("/links")
@@ -61,17 +61,17 @@ def my_links() -> str:
         wanted = parse_list_request(request.args)
     except ValidationError as exc:
         raise Problem(400, exc.detail) from None
-    owner = services.current_owner()
+    owner = context.current_owner()
     found, total = ([], 0) if owner.anonymous else owned_links(owner, wanted)
     return render_template("my_links.html", links=found, total=total, wanted=wanted,
-                           pages=-(-total // wanted.per_page), short_url=services.short_url,
+                           pages=-(-total // wanted.per_page), short_url=context.short_url,
                            signed_in=owner.key_id is not None)
 
 
 @bp.route("/links/<code>/edit", methods=["GET", "POST"])
 def edit_page(code: str) -> Response | str:
     """Change a link's target, expiry and public flag, for its owner, as PATCH /api/v1/links/<code> does."""
-    link = services.owned_link(code)
+    link = context.owned_link(code)
     form = {"url": link.url, "expires_in": "keep", "public_stats": "on" if link.public_stats else ""}
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -81,19 +81,19 @@ def edit_page(code: str) -> Response | str:
             flash(f"Saved {link.code}.")
             return redirect("/links", code=303)
     page = render_template("link_edit.html", link=link, form=form, errors=errors,
-                           expiry_choices=EDIT_EXPIRY_CHOICES, short_url=services.short_url(code))
+                           expiry_choices=EDIT_EXPIRY_CHOICES, short_url=context.short_url(code))
     return Response(page, status=422 if errors else 200)
 
 
 @bp.route("/links/<code>/delete", methods=["GET", "POST"])
 def delete_page(code: str) -> Response | str:
     """Asks to confirm, then deletes the link, for its owner, as DELETE /api/v1/links/<code> does."""
-    link = services.owned_link(code)
+    link = context.owned_link(code)
     if request.method == "POST":
-        services.links().delete(link.code)
+        context.links().delete(link.code)
         flash(f"Deleted {link.code}. Its short link now answers 410 Gone, and no other link will get its code.")
         return redirect("/links", code=303)
-    return render_template("link_delete.html", link=link, short_url=services.short_url(code))
+    return render_template("link_delete.html", link=link, short_url=context.short_url(code))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -102,10 +102,10 @@ def sign_in() -> Response | str:
     signs out, the key is revoked, or apikeys.SIGN_IN_DAYS pass."""
     error = None
     if request.method == "POST":
-        token = services.api_keys().sign_in(request.form.get("key", "").strip())
+        token = context.api_keys().sign_in(request.form.get("key", "").strip())
         if token is not None:
             _end_sign_in()
-            session[services.SIGN_IN] = token
+            session[context.SIGN_IN] = token
             flash("Signed in with your API key: these are its links and this browser's.")
             return redirect("/links", code=303)
         error = "That key is unknown or revoked. Paste the whole key, sk_ included."
@@ -120,9 +120,9 @@ def sign_out() -> Response:
 
 
 def _end_sign_in() -> None:
-    token = session.pop(services.SIGN_IN, None)
+    token = session.pop(context.SIGN_IN, None)
     if token is not None:
-        services.api_keys().sign_out(token)
+        context.api_keys().sign_out(token)
 
 
 @bp.get("/cluster")
@@ -133,7 +133,7 @@ def cluster_page() -> str:
 
 def _create_from_form(form: dict[str, str]):
     now = datetime.now(timezone.utc)
-    if services.settings().create_requires_key:
+    if context.settings().create_requires_key:
         return None, {"body": "This shortener creates links only for API key holders (X-Api-Key on the API)."}
     if form["expires_in"] not in EXPIRY_CHOICES:
         return None, {"expires_in": "Choose one of the offered expiry times."}
@@ -144,8 +144,8 @@ def _create_from_form(form: dict[str, str]):
     if lifetime:
         body["expires_at"] = (now + lifetime).isoformat()
     try:
-        new = services.parse_link_request(body, now)
-        link = services.links().create(new, services.browser_owner())
+        new = context.parse_link_request(body, now)
+        link = context.links().create(new, context.browser_owner())
     except ValidationError as exc:
         return None, {exc.field: exc.detail}
     except AliasTaken:
@@ -164,7 +164,7 @@ def _edit_from_form(link: Link, form: dict[str, str]) -> dict[str, str]:
         lifetime = EDIT_EXPIRY_CHOICES[form["expires_in"]][1]
         body["expires_at"] = (now + lifetime).isoformat() if lifetime else None
     try:
-        edit(link, services.parse_link_edit(body, now))
+        edit(link, context.parse_link_edit(body, now))
     except ValidationError as exc:
         return {exc.field: exc.detail}
     return {}

@@ -10,8 +10,8 @@ import time
 
 from flask import Blueprint, Response, jsonify
 
-from . import services
-from .problems import problem
+from . import context
+from .problems import Problem
 
 bp = Blueprint("demo", __name__, url_prefix="/api/v1/demo")
 
@@ -19,9 +19,9 @@ bp = Blueprint("demo", __name__, url_prefix="/api/v1/demo")
 @bp.get("/downstream")
 def downstream() -> Response:
     """Wait DOWNSTREAM_DELAY_MS, as if calling a slow service, then answer."""
-    delay_ms = services.settings().downstream_delay_ms
+    delay_ms = context.settings().downstream_delay_ms
     if delay_ms <= 0:
-        return problem(404, "The slow-downstream demo is off; start the app with DOWNSTREAM_DELAY_MS > 0.")
+        raise Problem(404, "The slow-downstream demo is off; start the app with DOWNSTREAM_DELAY_MS > 0.")
     # time.sleep is what a blocking client call looks like to the worker; gevent patches it to yield.
     time.sleep(delay_ms / 1000)
-    return jsonify(waited_ms=delay_ms, instance=services.settings().instance_id)
+    return jsonify(waited_ms=delay_ms, instance=context.settings().instance_id)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import metrics, services
-from .problems import problem
+from .. import metrics
+from . import context
+from .problems import Problem
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 @bp.get("/healthz")
 def healthz() -> Response:
     """The process is alive and serving requests."""
-    return jsonify(status="ok", instance=services.settings().instance_id)
+    return jsonify(status="ok", instance=context.settings().instance_id)
 
 
 @bp.get("/readyz")
@@ -27,9 +27,9 @@ def readyz() -> Response:
     failed = sorted(name for name, result in checks.items() if result != "ok")
     # Clicks this replica could not queue since it started (Redis was down): lost, but not silently.
     details = {"checks": checks, "clicks_lost": int(metrics.total("shortstack_clicks_lost_total")),
-               "instance": services.settings().instance_id, "version": services.settings().version}
+               "instance": context.settings().instance_id, "version": context.settings().version}
     if failed:
-        return problem(503, f"Not ready: {', '.join(failed)} unavailable.", **details)
+        raise Problem(503, f"Not ready: {', '.join(failed)} unavailable.", **details)
     return jsonify(status="ready", **details)
 
 
@@ -41,7 +41,7 @@ def dependency_checks() -> dict[str, str]:
 
 def _check_postgres() -> str:
     try:
-        with services.backends().db.connection(timeout=2) as conn:
+        with context.backends().db.connection(timeout=2) as conn:
             conn.execute("SELECT 1")
     except Exception as exc:  # any failure means "not ready"
         log.warning("readiness: PostgreSQL unavailable: %s: %s", type(exc).__name__, exc)
@@ -51,16 +51,8 @@ def _check_postgres() -> str:
 
 def _check_redis() -> str:
     try:
-        services.backends().redis.ping()
+        context.backends().redis.ping()
     except Exception as exc:
         log.warning("readiness: Redis unavailable: %s: %s", type(exc).__name__, exc)
         return "unavailable"
     return "ok"
-
-
-@bp.get("/metrics")
-def prometheus_metrics() -> Response:
-    """Prometheus text exposition for this replica, plus the shared click stream's backlog and
-    drops (nginx does not expose it)."""
-    stream = metrics.click_stream_registry(services.backends().redis)
-    return Response(generate_latest(metrics.registry()) + generate_latest(stream), mimetype=CONTENT_TYPE_LATEST)
