@@ -14,6 +14,7 @@ from tests.compose.project import REPO
 
 # The suite's own images (IMAGE_NAMESPACE): building them never retags a user's.
 NAMESPACE = "shortstack-swarm-test"
+STACK_PREFIX = "sstest"  # every stack the suite deploys is named so, and so are its volumes
 
 
 def docker(*args: str, timeout: float = 300, check: bool = True, input_text: str | None = None,
@@ -32,7 +33,7 @@ class SwarmStack:
     """`docker stack deploy` under a unique stack name and a free host port."""
 
     env: dict[str, str] = field(default_factory=dict)
-    name: str = field(default_factory=lambda: f"sstest{uuid.uuid4().hex[:6]}")
+    name: str = field(default_factory=lambda: f"{STACK_PREFIX}{uuid.uuid4().hex[:6]}")
     http_port: int = field(default_factory=free_port)
 
     @property
