@@ -20,7 +20,8 @@ NEXT_IMAGE = f"{NAMESPACE}/app:swarm-test-next"
 # (swarmkit's dispatcher: GracePeriodMultiplier 3, HeartbeatEpsilon 500 ms); docs/operations.md.
 DISPATCHER_HEARTBEAT_S = 3
 NODE_DOWN_S = 3 * (DISPATCHER_HEARTBEAT_S + 0.5)
-# Creating and starting a task's container here, with three engines on two shared cores.
+# Creating and starting a task's container here, three engines on two shared cores: about 2 s
+# measured, the rest is room for a loaded machine.
 TASK_START_S = 15
 
 
@@ -172,11 +173,12 @@ def test_6_a_node_lost_outright_under_load_is_replaced_in_bounded_time_failing_n
               f"{NODE_DOWN_S} s), its app tasks running on the other nodes {time.monotonic() - started:.1f} s later "
               f"(bound {bound:.1f} s)")
         time.sleep(3)
-    # A POST in flight on the lost node may fail (an error, never a 5xx from a replica); GETs never.
+    # A POST that had reached the lost node fails with nginx's own 502 (nginx never resends a POST:
+    # the link may have been made) or a client error, never with a 5xx from a replica; GETs never.
     created = [o for o in posts.outcomes if o.status == 201]
     print(f"{len(gets.outcomes)} GETs ({len(gets.failed({302}))} failed); POSTs: {len(created)} created, "
           f"{len(posts.failed({201}))} failed with the node")
     assert gets.failed({302}) == [], gets.failed({302})[:3]
-    assert all(o.status is None for o in posts.failed({201})), posts.failed({201})[:3]
+    assert all(o.served_by is None and o.status in (None, 502) for o in posts.failed({201})), posts.failed({201})[:3]
     made = sum(o.status == 302 for o in gets.outcomes)
     wait_for(lambda: stored_clicks(stack, code) == made, 60, f"{made} clicks stored")
