@@ -1,7 +1,8 @@
 """swarm/docker-stack.yml on a real swarm of three engines: the deploy converges, a rolling update
 of the app under steady load fails nothing and loses no click, a failing update rolls back, the
-app spreads over the nodes, draining a node fails no request, and a node lost outright fails no GET
-and has its app tasks running on the other nodes within a bound derived from the swarm's settings."""
+app spreads over the nodes, draining a node fails no request, and a node lost outright fails no GET,
+loses no click and has its app tasks running on the other nodes within a bound derived from the
+swarm's settings."""
 
 from __future__ import annotations
 
@@ -180,5 +181,10 @@ def test_6_a_node_lost_outright_under_load_is_replaced_in_bounded_time_failing_n
           f"{len(posts.failed({201}))} failed with the node")
     assert gets.failed({302}) == [], gets.failed({302})[:3]
     assert all(o.served_by is None and o.status in (None, 502) for o in posts.failed({201})), posts.failed({201})[:3]
+    # No click lost. A GET in flight on the lost node may have recorded its click there before the
+    # node died unanswered, and nginx resends a GET: that click counts twice, once per GET thread
+    # at most (each has one request in flight).
     made = sum(o.status == 302 for o in gets.outcomes)
-    wait_for(lambda: stored_clicks(stack, code) == made, 60, f"{made} clicks stored")
+    stored = wait_for(lambda: (count := stored_clicks(stack, code)) >= made and count, 90, f"{made} clicks stored")
+    print(f"clicks: {made} answered, {stored} stored")
+    assert stored - made <= 4, (made, stored)
