@@ -70,7 +70,8 @@ test-compose: deps
 	$(PYTHON) -m pytest tests/compose --timeout 900
 
 # The compose suite's engine and stand-ins, made the manager of a swarm with two more engines in
-# network namespaces (root only); it must not be in a swarm already, and leaves it at the end.
+# network namespaces (root only); it leaves the swarm at the end. What a run killed midway left
+# (its swarm, engines, volumes) is removed at the start; a swarm it did not make stops it.
 test-swarm: deps
 	$(PYTHON) -m pytest tests/swarm --timeout 900
 

@@ -12,10 +12,34 @@ import requests
 
 from tests.compose.project import ARTIFACTS, HERE
 from tests.integration.support import wait_for
-from tests.swarm.nodes import Nodes
-from tests.swarm.swarm_stack import NAMESPACE, NEXT_IMAGE, SwarmStack, docker
+from tests.swarm.nodes import HOST_ADDRESS, Nodes
+from tests.swarm.swarm_stack import DISPATCHER_HEARTBEAT_S, NAMESPACE, NEXT_IMAGE, STACK_PREFIX, SwarmStack, docker
 
 IMAGES = [f"{NAMESPACE}/{name}:latest" for name in ("app", "worker", "nginx", "locust")]
+
+
+def remove_leftovers() -> None:
+    """What a run of this suite killed midway left: the swarm, the worker engines, the volumes.
+
+    The swarm is recognised as the suite's by its address, the suite's own bridge address, which
+    `docker swarm init` itself sets (so even a run killed right after it is recognised). Any other
+    swarm is someone else's: the run stops with a readable message and leaves it alone."""
+    state, _, address = docker("info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.NodeAddr}}").stdout.strip() \
+        .partition(" ")
+    if state != "inactive":
+        if address != HOST_ADDRESS:
+            pytest.exit(f"this engine is already in a swarm (state {state}, address {address or 'none'}) that this "
+                        "suite did not make; the suite makes a swarm of its own on an engine in no swarm: leave that "
+                        "one (docker swarm leave --force) or point DOCKER_HOST at another engine", returncode=3)
+        print(f"\nleaving the swarm an interrupted run left (address {address})")
+        docker("swarm", "leave", "--force")  # also removes its tasks' containers here
+    for leftover in Nodes.leftovers():
+        print(f"removing the worker engines an interrupted run left (tag {leftover.tag})")
+        leftover.remove()
+    volumes = docker("volume", "ls", "-q", "--filter", "label=com.docker.stack.namespace").stdout.split()
+    for volume in volumes:
+        if volume.startswith(STACK_PREFIX):
+            docker("volume", "rm", volume, check=False)
 
 
 @pytest.fixture(scope="session")
@@ -26,15 +50,15 @@ def swarm() -> Nodes:
         if result.returncode != 0:
             pytest.exit(f"{script.name} failed:\n{result.stdout}{result.stderr}", returncode=3)
     docker("compose", "build", timeout=900)
-    if docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "active":
-        pytest.exit("this engine is already in a swarm; the suite makes a swarm of its own", returncode=3)
+    remove_leftovers()
     workers = Nodes(count=2)
     try:
         workers.start()
-        docker("swarm", "init", "--advertise-addr", workers.host_address)
+        docker("swarm", "init", "--advertise-addr", HOST_ADDRESS,
+               "--dispatcher-heartbeat", f"{DISPATCHER_HEARTBEAT_S}s")
         token = docker("swarm", "join-token", "-q", "worker").stdout.strip()
         for node in workers.nodes:
-            node.docker("swarm", "join", "--token", token, f"{workers.host_address}:2377")
+            node.docker("swarm", "join", "--token", token, f"{HOST_ADDRESS}:2377")
         manager = docker("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
         docker("node", "update", "--label-add", "shortstack.data=true", "--label-add", "shortstack.edge=true", manager)
         workers.load_images(IMAGES)

@@ -16,6 +16,9 @@ from tests.compose.project import REPO
 NAMESPACE = "shortstack-swarm-test"
 # What the rolling-update journey deploys over the stack; the suite removes it at the end.
 NEXT_IMAGE = f"{NAMESPACE}/app:swarm-test-next"
+# The swarm's heartbeat period (docker swarm init --dispatcher-heartbeat; Docker's default is 5 s).
+DISPATCHER_HEARTBEAT_S = 3
+STACK_PREFIX = "sstest"  # every stack the suite deploys is named so, and so are its volumes
 
 
 def docker(*args: str, timeout: float = 300, check: bool = True, input_text: str | None = None,
@@ -34,7 +37,7 @@ class SwarmStack:
     """`docker stack deploy` under a unique stack name and a free host port."""
 
     env: dict[str, str] = field(default_factory=dict)
-    name: str = field(default_factory=lambda: f"sstest{uuid.uuid4().hex[:6]}")
+    name: str = field(default_factory=lambda: f"{STACK_PREFIX}{uuid.uuid4().hex[:6]}")
     http_port: int = field(default_factory=free_port)
 
     @property

@@ -1,6 +1,8 @@
 """swarm/docker-stack.yml on a real swarm of three engines: the deploy converges, a rolling update
 of the app under steady load fails nothing and loses no click, a failing update rolls back, the
-app spreads over the nodes, and draining a node or losing one outright fails no request."""
+app spreads over the nodes, draining a node fails no request, and a node lost outright fails no GET,
+loses no click and has its app tasks running on the other nodes within a bound derived from the
+swarm's settings."""
 
 from __future__ import annotations
 
@@ -10,7 +12,14 @@ import time
 
 from tests.compose.usage import click_count
 from tests.integration.support import SteadyLoad, create_link, wait_for
-from tests.swarm.swarm_stack import NAMESPACE, NEXT_IMAGE, docker
+from tests.swarm.swarm_stack import DISPATCHER_HEARTBEAT_S, NAMESPACE, NEXT_IMAGE, docker
+
+# Swarm declares a node down when no heartbeat came for 3 periods, each drawn within ±0.5 s
+# (swarmkit's dispatcher: GracePeriodMultiplier 3, HeartbeatEpsilon 500 ms); docs/operations.md.
+NODE_DOWN_S = 3 * (DISPATCHER_HEARTBEAT_S + 0.5)
+# Creating and starting a task's container here, three engines on two shared cores: about 2 s
+# measured, the rest is room for a loaded machine.
+TASK_START_S = 15
 
 
 def under_load(swarm_stack, code: str) -> tuple[SteadyLoad, SteadyLoad]:
@@ -112,31 +121,56 @@ def test_5_draining_a_node_under_load_fails_nothing_and_loses_no_click(swarm_sta
     assert_nothing_failed_and_every_click_stored(swarm_stack, code, gets, posts)
 
 
-def test_6_a_node_lost_outright_under_load_fails_no_get_and_loses_no_click(swarm_stack, swarm):
+def replacement_bound_s(swarm_stack) -> float:
+    """How soon a lost node's app tasks run elsewhere, at the latest: the node is declared down,
+    the restart delay passes, and a new task either gets healthy within its healthcheck's window
+    (start period, then `retries` checks of up to interval + timeout each) or counts as failed."""
+    template = swarm_stack.inspect("app")["Spec"]["TaskTemplate"]
+    health, seconds = template["ContainerSpec"]["Healthcheck"], 1e9  # nanoseconds in the spec
+    window = (health["StartPeriod"] + health["Retries"] * (health["Interval"] + health["Timeout"])) / seconds
+    return NODE_DOWN_S + template["RestartPolicy"]["Delay"] / seconds + TASK_START_S + window
+
+
+def test_6_a_node_lost_outright_under_load_is_replaced_in_bounded_time_failing_no_get(swarm_stack, swarm):
     lost = swarm.nodes[1]
     node = lost.node_id()
     assert node in swarm_stack.task_nodes("app"), "the node to lose runs no app task"
+    bound = replacement_bound_s(swarm_stack)
     code = create_link(swarm_stack, url="https://example.com/swarm/lost")["code"]
     gets, posts = under_load(swarm_stack, code)
+
+    def node_state() -> str:
+        return docker("node", "inspect", "--format", "{{.Status.State}}", node).stdout.strip()
+
+    def replaced() -> bool:
+        # Not `docker service ls`: it counts the lost node's tasks as running until the node
+        # comes back (their last reported state), so it shows 6/6, then 7/6 and 8/6.
+        running = swarm_stack.task_nodes("app")
+        return len(running) == 6 and node not in running
+
     with gets, posts:
         time.sleep(3)
         lost.kill()
         started = time.monotonic()
-        # Reported, not asserted: how soon Swarm replaces the tasks depends on when it declares
-        # the node down (13 to 74 s in runs here, once not within 240 s); what users see is below.
-        while time.monotonic() - started < 240:
-            if node not in swarm_stack.task_nodes("app") and swarm_stack.replicas()["app"] == "6/6":
-                print(f"\nnode lost: the app was 6/6 on the other nodes {time.monotonic() - started:.0f} s later")
-                break
-            time.sleep(1)
-        else:
-            print("\nnode lost: the app was not 6/6 on the other nodes within 240 s")
+        wait_for(lambda: node_state() == "down", bound, "Swarm to declare the lost node down", interval=0.5)
+        down = time.monotonic() - started
+        wait_for(replaced, bound - down, f"the lost node's app tasks running on the other nodes within {bound:.1f} s",
+                 interval=0.5)
+        print(f"\nnode lost: declared down {down:.1f} s later (heartbeat {DISPATCHER_HEARTBEAT_S} s: at most "
+              f"{NODE_DOWN_S} s), its app tasks running on the other nodes {time.monotonic() - started:.1f} s later "
+              f"(bound {bound:.1f} s)")
         time.sleep(3)
-    # A POST in flight on the lost node may fail (an error, never a 5xx from a replica); GETs never.
+    # A POST that had reached the lost node fails with nginx's own 502 (nginx never resends a POST:
+    # the link may have been made) or a client error, never with a 5xx from a replica; GETs never.
     created = [o for o in posts.outcomes if o.status == 201]
     print(f"{len(gets.outcomes)} GETs ({len(gets.failed({302}))} failed); POSTs: {len(created)} created, "
           f"{len(posts.failed({201}))} failed with the node")
     assert gets.failed({302}) == [], gets.failed({302})[:3]
-    assert all(o.status is None for o in posts.failed({201})), posts.failed({201})[:3]
+    assert all(o.served_by is None and o.status in (None, 502) for o in posts.failed({201})), posts.failed({201})[:3]
+    # No click lost. A GET in flight on the lost node may have recorded its click there before the
+    # node died unanswered, and nginx resends a GET: that click counts twice, once per GET thread
+    # at most (each has one request in flight).
     made = sum(o.status == 302 for o in gets.outcomes)
-    wait_for(lambda: click_count(swarm_stack, code) == made, 60, f"{made} clicks stored")
+    stored = wait_for(lambda: (count := click_count(swarm_stack, code)) >= made and count, 90, f"{made} clicks stored")
+    print(f"clicks: {made} answered, {stored} stored")
+    assert stored - made <= 4, (made, stored)
