@@ -1,7 +1,9 @@
-"""The JSON API under /api/v1: create links, read a link, read its click statistics."""
+"""The JSON API under /api/v1: create links, read a link, read its click statistics (also as CSV)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -67,10 +69,24 @@ def get_link(code: str) -> Response:
 
 @bp.get("/links/<code>/stats")
 def get_stats(code: str) -> Response:
-    """Clicks per hour and per day, top referrers and bot clicks (times in UTC), for the link's
-    owner (or anyone, if its stats are public)."""
+    """Clicks per hour and per day, top referrers, visitors, browsers, operating systems and
+    device types (times in UTC), for the link's owner (or anyone, if its stats are public)."""
     _visible_link(code)
     return jsonify(services.links().stats(code))
+
+
+@bp.get("/links/<code>/stats.csv")
+def get_stats_csv(code: str) -> Response:
+    """Every counter the click worker keeps for the link (LinkStore.rollups) as a CSV download
+    with the header rollup,value,clicks, for whoever may read its stats."""
+    _visible_link(code)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180 lines
+    writer.writerow(("rollup", "value", "clicks"))
+    writer.writerows(services.links().rollups(code))
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{code}-stats.csv"'
+    return response
 
 
 @bp.get("/cluster")

@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         endpoint = request.endpoint or "unmatched"
         metrics.REQUESTS.labels(endpoint, response.status_code).inc()
         metrics.REQUEST_SECONDS.labels(endpoint).observe(time.perf_counter() - g.started)
-        heartbeat.count_request()
+        heartbeat.count_request(endpoint)
         return response
 
     @app.context_processor

@@ -34,7 +34,8 @@ def test_a_keyed_link_is_readable_with_its_key_only(stack):
     link = requests.post(f"{stack.url}/api/v1/links", json={"url": "https://example.com/mine"},
                          headers={"X-Api-Key": key}, timeout=5).json()
     assert link["public_stats"] is False
-    for path in (f"/api/v1/links/{link['code']}", f"/api/v1/links/{link['code']}/stats"):
+    for path in (f"/api/v1/links/{link['code']}", f"/api/v1/links/{link['code']}/stats",
+                 f"/api/v1/links/{link['code']}/stats.csv"):
         assert read(stack, path, key).status_code == 200
         for stranger in (None, other_key):
             refused = read(stack, path, stranger)
