@@ -108,7 +108,12 @@ def test_shorten_follow_and_see_the_click(stack, page, landing_site):
     expect(page.locator("#browsers tbody tr")).to_have_count(1)
     expect(page.locator("#browsers tbody td").first).to_have_text("HeadlessChrome")
     expect(page.locator("#devices tbody td")).to_have_text(["bot", "1"])
+    expect(page).to_have_title(f"{code} · Shortstack")
     shot(page, "link-details")
+    with page.expect_download() as download:  # the browser's session may read this link's counters
+        page.click("#csv-export")
+    assert download.value.suggested_filename == f"{code}-stats.csv"
+    assert Path(download.value.path()).read_text().startswith("rollup,value,clicks\r\nhour,")
     page.click(".chart-switch button[data-series=by_day]")
     daily = page.evaluate("() => Chart.getChart('clicks-chart').data.datasets[0].data")
     assert len(daily) == 30 and daily[-1] == 1
