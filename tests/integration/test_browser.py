@@ -113,7 +113,7 @@ def test_shorten_follow_and_see_the_click(stack, page, landing_site):
     with page.expect_download() as download:  # the browser's session may read this link's counters
         page.click("#csv-export")
     assert download.value.suggested_filename == f"{code}-stats.csv"
-    assert Path(download.value.path()).read_text().startswith("rollup,value,clicks\r\nhour,")
+    assert Path(download.value.path()).read_bytes().startswith(b"rollup,value,clicks\r\nhour,")
     page.click(".chart-switch button[data-series=by_day]")
     daily = page.evaluate("() => Chart.getChart('clicks-chart').data.datasets[0].data")
     assert len(daily) == 30 and daily[-1] == 1
