@@ -20,6 +20,6 @@ class DownstreamCaller(FastHttpUser):
                              catch_response=True) as response:
             if response.status_code != 200:
                 # The app's problem detail says why, e.g. that the demo is off without DOWNSTREAM_DELAY_MS.
-                json_body = response.headers.get("Content-Type", "").endswith("json")
+                json_body = (response.headers or {}).get("Content-Type", "").endswith("json")
                 detail = response.json().get("detail", "") if json_body else ""
                 response.failure(f"expected 200, got {response.status_code}: {detail}".rstrip(": "))
