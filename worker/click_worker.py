@@ -43,6 +43,18 @@ REQUEST_IDS_PER_LINE = 200
 # Who followed a link: a person, a bot (crawler, monitor, script), or a link preview (a chat app
 # or social network fetching the page to show a card).
 Visitor = Literal["human", "bot", "preview"]
+# What it clicked with; "bot" for every visitor that is not a person.
+DeviceType = Literal["desktop", "mobile", "tablet", "bot"]
+
+
+@dataclass(frozen=True)
+class UserAgent:
+    """What the User-Agent header says about a click."""
+
+    browser: str  # ua-parser's family: "Chrome", "Mobile Safari", "Googlebot", "Other", ...
+    os: str  # ua-parser's OS family: "Windows", "iOS", "Android", "Other", ...
+    device_type: DeviceType
+    visitor: Visitor
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,8 @@ class StoredClick:
     referrer_host: str | None
     ua_family: str
     visitor: Visitor
+    os_family: str
+    device_type: DeviceType
     request_id: str = ""  # of the redirect that queued it, for the log only
 
     @property
@@ -88,8 +102,8 @@ _SIGNED = re.compile(r"\+(https?://|mailto:)")
 
 
 @functools.lru_cache(maxsize=4096)
-def classify_user_agent(user_agent: str) -> tuple[str, Visitor]:
-    """(browser or client family, who it is), from the User-Agent header alone.
+def classify_user_agent(user_agent: str) -> UserAgent:
+    """Browser and OS family, device type and who it is, from the User-Agent header alone.
 
     A preview if one of crawler-user-agents' social-preview patterns matches; a bot if another of
     its patterns matches, if ua-parser calls the device a Spider, if there is no User-Agent
@@ -98,29 +112,52 @@ def classify_user_agent(user_agent: str) -> tuple[str, Visitor]:
     (about 1 ms for a new string, most of it ua-parser's), and real traffic repeats User-Agents, hence the cache.
     """
     if not user_agent:
-        return "Unknown", "bot"
+        return UserAgent("Unknown", "Other", "bot", "bot")
     parsed = ua_parser.parse(user_agent)
-    family = parsed.user_agent.family if parsed.user_agent else "Other"
+    browser = parsed.user_agent.family if parsed.user_agent else "Other"
+    os = parsed.os.family if parsed.os else "Other"
     if _PREVIEW_FETCHERS.search(user_agent):
-        return family, "preview"
-    if crawleruseragents.is_crawler(user_agent) or (parsed.device is not None and parsed.device.family == "Spider"):
-        return family, "bot"
-    if not _BROWSER.match(user_agent) or _SIGNED.search(user_agent):
-        return family, "bot"
-    return family, "human"
+        visitor: Visitor = "preview"
+    elif crawleruseragents.is_crawler(user_agent) or (parsed.device is not None and parsed.device.family == "Spider"):
+        visitor = "bot"
+    elif not _BROWSER.match(user_agent) or _SIGNED.search(user_agent):
+        visitor = "bot"
+    else:
+        visitor = "human"
+    return UserAgent(browser, os, device_type(user_agent, parsed, visitor), visitor)
+
+
+def device_type(user_agent: str, parsed: ua_parser.Result, visitor: Visitor) -> DeviceType:
+    """Desktop, mobile or tablet for a person; "bot" for anyone else.
+
+    A tablet is what ua-parser names one (iPad; its Generic_Android_Tablet brand for Android
+    without the "Mobile" token; Firefox's "Tablet" token). A mobile is an iOS or Android device, or
+    any User-Agent with "Mobi" in it (MDN's advice for telling mobiles apart). Everything else,
+    iPadOS Safari included (it sends a Mac's User-Agent), counts as a desktop.
+    """
+    if visitor != "human":
+        return "bot"
+    device = parsed.device
+    if device is not None and (device.family == "iPad" or "Tablet" in f"{device.family} {device.brand} {device.model}"):
+        return "tablet"
+    if (parsed.os is not None and parsed.os.family in ("iOS", "Android")) or "Mobi" in user_agent:
+        return "mobile"
+    return "desktop"
 
 
 def enrich(stream_id: str, event: clickstream.ClickEvent) -> StoredClick:
     """Turn a raw click event into the row the worker stores, keyed by its stream entry id or, for
     a click a replica spooled while Redis was down, the id the replica gave it."""
-    family, visitor = classify_user_agent(event.user_agent)
+    agent = classify_user_agent(event.user_agent)
     return StoredClick(
         stream_id=event.click_id or stream_id,
         code=event.code,
         clicked_at=datetime.fromtimestamp(event.at_ms / 1000, tz=timezone.utc),
         referrer_host=referrer_host(event.referrer),
-        ua_family=family,
-        visitor=visitor,
+        ua_family=agent.browser,
+        visitor=agent.visitor,
+        os_family=agent.os,
+        device_type=agent.device_type,
         request_id=event.request_id,
     )
 
@@ -132,8 +169,8 @@ CREATE_SCRATCH_TABLES = """
 CREATE TEMPORARY TABLE IF NOT EXISTS click_batch (LIKE clicks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 CREATE TEMPORARY TABLE IF NOT EXISTS click_new (LIKE clicks) ON COMMIT DELETE ROWS
 """
-COPY_BATCH = ("COPY click_batch (stream_id, code, clicked_at, referrer_host, ua_family, is_bot, visitor)"
-              " FROM STDIN")
+COPY_BATCH = ("COPY click_batch (stream_id, code, clicked_at, referrer_host, ua_family, is_bot, visitor, os_family,"
+              " device_type) FROM STDIN")
 MOVE_NEW_CLICKS = """
 WITH inserted AS (INSERT INTO clicks SELECT * FROM click_batch ON CONFLICT (stream_id) DO NOTHING RETURNING *)
 INSERT INTO click_new SELECT * FROM inserted
@@ -149,6 +186,11 @@ ADD_TO_REFERRERS = """
 INSERT INTO referrer_counts (code, referrer_host, clicks)
 SELECT code, coalesce(referrer_host, ''), count(*) FROM click_new GROUP BY 1, 2 ORDER BY 1, 2
 ON CONFLICT (code, referrer_host) DO UPDATE SET clicks = referrer_counts.clicks + excluded.clicks
+"""
+ADD_TO_USER_AGENTS = """
+INSERT INTO user_agent_counts (code, browser, os, device_type, clicks)
+SELECT code, ua_family, os_family, device_type, count(*) FROM click_new GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+ON CONFLICT (code, browser, os, device_type) DO UPDATE SET clicks = user_agent_counts.clicks + excluded.clicks
 """
 ADD_TO_TOTALS = """
 UPDATE links SET click_count = links.click_count + counted.n, bot_click_count = links.bot_click_count + counted.bots,
@@ -173,9 +215,10 @@ def store_batch(conn: psycopg.Connection, clicks: list[StoredClick]) -> int:
         conn.execute(CREATE_SCRATCH_TABLES)
         with conn.cursor().copy(COPY_BATCH) as copy:
             for c in clicks:
-                copy.write_row((c.stream_id, c.code, c.clicked_at, c.referrer_host, c.ua_family, c.is_bot, c.visitor))
+                copy.write_row((c.stream_id, c.code, c.clicked_at, c.referrer_host, c.ua_family, c.is_bot, c.visitor,
+                                c.os_family, c.device_type))
         new = conn.execute(MOVE_NEW_CLICKS).rowcount
-        for statement in (ADD_TO_HOURS, ADD_TO_REFERRERS, ADD_TO_TOTALS):
+        for statement in (ADD_TO_HOURS, ADD_TO_REFERRERS, ADD_TO_USER_AGENTS, ADD_TO_TOTALS):
             conn.execute(statement)
     return new
 

@@ -176,9 +176,9 @@ def cache_key(code: str) -> str:
 
 
 def stats_key(code: str) -> str:
-    # v2 since stats carry `visitors`: replicas of the previous version, mid-deploy, cache theirs under
-    # the old key, so no replica serves the other version's shape.
-    return f"stats:v2:{code}"
+    # The version of the stats' shape (v3: every hour and day, and who clicked): replicas of the
+    # previous version, mid-deploy, cache theirs under the old key, so no replica serves the other's.
+    return f"stats:v3:{code}"
 
 
 class LinkStore:
@@ -394,11 +394,14 @@ class LinkStore:
         return (Followed.EXPIRED if target.is_expired(now_ms) else Followed.LIVE), target
 
     def stats(self, code: str) -> dict | None:
-        """Clicks per hour (last 48 h), per day (last 30 days), top referrers, and who clicked.
+        """Clicks per hour (last 48 h: 48 rows, oldest first, hours without clicks at 0), per day
+        (last 30 days: 30 rows, likewise), top referrers, and who clicked.
 
         `visitors` splits total_clicks into people, bots and link previews (the click worker's
         classification of the User-Agent); `bot_clicks` is bots and previews together, as it was
-        before previews were told apart.
+        before previews were told apart. `browsers`, `operating_systems` (top 10 each) and
+        `devices` count clicks by what the worker parsed from the User-Agent; a null name is a
+        click stored before it was recorded.
 
         Read from the counters the click worker keeps, so the cost grows with the number of
         hours shown, not of clicks; and kept STATS_CACHE_TTL seconds in Redis, so a crowd asking
@@ -411,6 +414,12 @@ class LinkStore:
         if stats is not None:
             self._cache_put_stats(code, stats)
         return stats
+
+    def rollups(self, code: str) -> list[tuple[str, str, int]]:
+        """Every counter the click worker keeps for `code`, as (rollup, value, clicks) rows: "hour"
+        (UTC, ISO 8601, oldest first), then "referrer" (host, "" for none), "browser", "os" and
+        "device_type" ("" where not recorded), each most clicked first. Empty for unknown codes."""
+        return self._all(ROLLUPS, {"code": code})
 
     # For statements that may run twice (reads, idempotent updates): see Backends.transaction.
     def _one(self, query: str | sql.Composed, params: tuple | dict) -> tuple | None:
@@ -454,20 +463,44 @@ class LinkStore:
             client.set(cache_key(link.code), entry, ex=max(1, self._settings.link_cache_ttl))
 
 
+# Every counter of one link, for the CSV export; `part` keeps each rollup's rows together.
+ROLLUPS = """
+SELECT rollup, value, clicks FROM (
+    SELECT 1 AS part, 'hour' AS rollup, to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:00:00"Z"') AS value, clicks
+    FROM clicks_hourly WHERE code = %(code)s
+    UNION ALL SELECT 2, 'referrer', referrer_host, clicks FROM referrer_counts WHERE code = %(code)s
+    UNION ALL SELECT 3, 'browser', browser, sum(clicks)::bigint FROM user_agent_counts WHERE code = %(code)s GROUP BY 3
+    UNION ALL SELECT 4, 'os', os, sum(clicks)::bigint FROM user_agent_counts WHERE code = %(code)s GROUP BY 3
+    UNION ALL SELECT 5, 'device_type', device_type, sum(clicks)::bigint FROM user_agent_counts WHERE code = %(code)s
+    GROUP BY 3
+) AS counters
+ORDER BY part, CASE WHEN part = 1 THEN value END, clicks DESC, value
+"""
+# (stats key, user_agent_counts column): who clicked, by one column each.
+USER_AGENT_PARTS = (("browsers", "browser"), ("operating_systems", "os"), ("devices", "device_type"))
+
+
 def _stats(conn: psycopg.Connection, code: str) -> dict | None:
     """LinkStore.stats, read on `conn`."""
     link = conn.execute("SELECT click_count, bot_click_count, preview_click_count FROM links WHERE code = %s",
                         (code,)).fetchone()
     if link is None:
         return None
+    # Every slot, empty ones at 0: a chart of the rows shows time as it passed.
     by_hour = conn.execute(
-        "SELECT hour, clicks FROM clicks_hourly"
-        " WHERE code = %s AND hour >= date_trunc('hour', now() - interval '47 hours', 'UTC') ORDER BY 1",
+        "SELECT slot, coalesce(clicks_hourly.clicks, 0) FROM generate_series("
+        " date_trunc('hour', now() - interval '47 hours', 'UTC'), date_trunc('hour', now(), 'UTC'), interval '1 hour')"
+        " AS slot LEFT JOIN clicks_hourly ON clicks_hourly.code = %s AND clicks_hourly.hour = slot ORDER BY 1",
         (code,),
     ).fetchall()
+    # Days are UTC days: the series runs on timestamps without a time zone, so no DST shifts them.
     by_day = conn.execute(
-        "SELECT date_trunc('day', hour, 'UTC'), sum(clicks)::bigint FROM clicks_hourly WHERE code = %s"
-        " AND hour >= date_trunc('day', now() - interval '29 days', 'UTC') GROUP BY 1 ORDER BY 1",
+        "SELECT day::date, coalesce(sum(clicks_hourly.clicks), 0)::bigint FROM generate_series("
+        " date_trunc('day', now() AT TIME ZONE 'UTC') - interval '29 days',"
+        " date_trunc('day', now() AT TIME ZONE 'UTC'), interval '1 day') AS day"
+        " LEFT JOIN clicks_hourly ON clicks_hourly.code = %s AND clicks_hourly.hour >= day AT TIME ZONE 'UTC'"
+        " AND clicks_hourly.hour < (day + interval '1 day') AT TIME ZONE 'UTC'"
+        " GROUP BY 1 ORDER BY 1",
         (code,),
     ).fetchall()
     referrers = conn.execute(
@@ -475,12 +508,18 @@ def _stats(conn: psycopg.Connection, code: str) -> dict | None:
         " ORDER BY 2 DESC, 1 NULLS FIRST LIMIT 10",
         (code,),
     ).fetchall()
+    user_agents = {
+        key: [{"name": name, "clicks": n} for name, n in conn.execute(
+            f"SELECT nullif({column}, ''), sum(clicks)::bigint FROM user_agent_counts WHERE code = %s"
+            " GROUP BY 1 ORDER BY 2 DESC, 1 NULLS FIRST LIMIT 10", (code,)).fetchall()]
+        for key, column in USER_AGENT_PARTS}
     return {
         "code": code,
         "total_clicks": link[0],
         "bot_clicks": link[1],
         "visitors": {"human": link[0] - link[1], "bot": link[1] - link[2], "preview": link[2]},
         "by_hour": [{"hour": h.isoformat(), "clicks": n} for h, n in by_hour],
-        "by_day": [{"day": d.date().isoformat(), "clicks": n} for d, n in by_day],
+        "by_day": [{"day": d.isoformat(), "clicks": n} for d, n in by_day],
         "top_referrers": [{"host": host, "clicks": n} for host, n in referrers],
+        **user_agents,
     }

@@ -19,4 +19,7 @@ class DownstreamCaller(FastHttpUser):
         with self.client.get("/api/v1/demo/downstream", name="/api/v1/demo/downstream",
                              catch_response=True) as response:
             if response.status_code != 200:
-                response.failure(f"expected 200, got {response.status_code}")
+                # The app's problem detail says why, e.g. that the demo is off without DOWNSTREAM_DELAY_MS.
+                json_body = (response.headers or {}).get("Content-Type", "").endswith("json")
+                detail = response.json().get("detail", "") if json_body else ""
+                response.failure(f"expected 200, got {response.status_code}: {detail}".rstrip(": "))

@@ -55,6 +55,7 @@ def counters(stack, codes: list[str]) -> dict[str, int]:
             "total": "SELECT sum(click_count) FROM links WHERE code = ANY(%s)",
             "hourly": "SELECT sum(clicks) FROM clicks_hourly WHERE code = ANY(%s)",
             "referrers": "SELECT sum(clicks) FROM referrer_counts WHERE code = ANY(%s)",
+            "user agents": "SELECT sum(clicks) FROM user_agent_counts WHERE code = ANY(%s)",
             "bots stored": "SELECT count(*) FROM clicks WHERE is_bot AND code = ANY(%s)",
             "bots": "SELECT sum(bot_click_count) FROM links WHERE code = ANY(%s)"}.items()}
 
@@ -87,7 +88,7 @@ def test_kill_9_mid_batch_then_recover_stores_every_click_once(stack):
     assert stored_clicks(stack, *codes) == total
     assert counted_clicks(stack, codes) == total
     assert counters(stack, codes) == {"stored": total, "total": total, "hourly": total, "referrers": total,
-                                      "bots stored": total, "bots": total}
+                                      "user agents": total, "bots stored": total, "bots": total}
     assert cache(stack).xlen(STREAM) == 0  # acknowledged entries are removed: the stream is the backlog
     stack.stop_process("worker-b")
     stack.stop_process("worker-c")
@@ -113,7 +114,7 @@ def test_a_batch_committed_but_never_acknowledged_is_not_counted_twice(stack):
     assert click_count(stack, code) == 10
     assert stored_clicks(stack, code) == 10
     assert counters(stack, [code]) == {"stored": 10, "total": 10, "hourly": 10, "referrers": 10,
-                                       "bots stored": 10, "bots": 10}
+                                       "user agents": 10, "bots stored": 10, "bots": 10}
     stack.stop_process("worker-d")
 
 
@@ -122,9 +123,16 @@ def test_stats_from_the_counters_agree_with_the_stored_clicks(stack):
     now = datetime.now(timezone.utc)
     ages = [timedelta(0)] * 3 + [timedelta(hours=5)] * 2 + [timedelta(days=3)] + [timedelta(days=40)] * 4
     referrers = ["news.example", None, "news.example", "blog.example", None, "news.example", None, None, None, None]
+    visitors = ["bot" if i % 5 == 0 else "preview" if i == 3 else "human" for i in range(10)]
+    browsers = ["Firefox", "Chrome", "Firefox", "Other", "Mobile Safari", "Googlebot", "Firefox", "Chrome", "Firefox",
+                "Chrome"]
+    def device(browser: str, visitor: str) -> str:
+        return "mobile" if browser == "Mobile Safari" else "desktop" if visitor == "human" else "bot"
+
     clicks = [StoredClick(stream_id=f"history-{i}", code=code, clicked_at=now - age, referrer_host=referrer,
-                          ua_family="Other", visitor="bot" if i % 5 == 0 else "preview" if i == 3 else "human")
-              for i, (age, referrer) in enumerate(zip(ages, referrers))]
+                          ua_family=browser, visitor=visitor, device_type=device(browser, visitor),
+                          os_family="iOS" if browser == "Mobile Safari" else "Linux")
+              for i, (age, referrer, visitor, browser) in enumerate(zip(ages, referrers, visitors, browsers))]
     with db(stack) as conn:
         assert store_batch(conn, clicks[:6]) == 6
         assert store_batch(conn, clicks) == 4  # the first six again, skipped, and four more
@@ -138,11 +146,24 @@ def test_stats_from_the_counters_agree_with_the_stored_clicks(stack):
     stats = requests.get(f"{stack.url}/api/v1/links/{code}/stats", timeout=5).json()
     assert (stats["total_clicks"], stats["bot_clicks"]) == (10, 3)
     assert stats["visitors"] == {"human": 7, "bot": 2, "preview": 1}
-    assert [(row["hour"], row["clicks"]) for row in stats["by_hour"]] == [(h.isoformat(), n) for h, n in by_hour]
-    assert [(row["day"], row["clicks"]) for row in stats["by_day"]] == [(d.date().isoformat(), n) for d, n in by_day]
+    # Every hour and day shown, those without clicks at 0, so a chart of them shows time as it passed.
+    assert len(stats["by_hour"]) == 48 and len(stats["by_day"]) == 30
+    assert datetime.fromisoformat(stats["by_hour"][-1]["hour"]) == now.replace(minute=0, second=0, microsecond=0)
+    assert stats["by_day"][-1]["day"] == now.date().isoformat()
+    assert [(row["hour"], row["clicks"]) for row in stats["by_hour"] if row["clicks"]] == [
+        (h.isoformat(), n) for h, n in by_hour]
+    assert [(row["day"], row["clicks"]) for row in stats["by_day"] if row["clicks"]] == [
+        (d.date().isoformat(), n) for d, n in by_day]
     assert sum(row["clicks"] for row in stats["by_hour"]) == 5 and sum(row["clicks"] for row in stats["by_day"]) == 6
     assert stats["top_referrers"] == [{"host": None, "clicks": 6}, {"host": "news.example", "clicks": 3},
                                       {"host": "blog.example", "clicks": 1}]
+    # Who clicked, counted once although the first six clicks were stored twice.
+    assert stats["browsers"] == [{"name": "Firefox", "clicks": 4}, {"name": "Chrome", "clicks": 3},
+                                 {"name": "Googlebot", "clicks": 1}, {"name": "Mobile Safari", "clicks": 1},
+                                 {"name": "Other", "clicks": 1}]
+    assert stats["operating_systems"] == [{"name": "Linux", "clicks": 9}, {"name": "iOS", "clicks": 1}]
+    assert stats["devices"] == [{"name": "desktop", "clicks": 6}, {"name": "bot", "clicks": 3},
+                                {"name": "mobile", "clicks": 1}]
 
 
 def test_sigterm_finishes_the_batch_in_hand_and_exits(stack):

@@ -34,9 +34,16 @@ def test_locust_targets_nginx_and_its_workers_can_scale():
     worker = SERVICES["locust-worker"]
     assert "container_name" not in worker and "ports" not in worker
     assert worker["command"][-2:] == ["--master-host", "locust"]
+    scenarios = SERVICES["locust"]["environment"]["LOCUST_LOCUSTFILE"]
+    assert worker["environment"]["LOCUST_LOCUSTFILE"] == scenarios  # workers run what the master offers
     files = (REPO / "loadtest" / "scenarios" / "Dockerfile").read_text()
-    for name in SERVICES["locust"]["command"][1].split(","):
+    for name in {"io_bound.py", *scenarios.removeprefix("${LOCUST_LOCUSTFILE:-").removesuffix("}").split(",")}:
         assert name in files, f"{name} is not copied into the Locust image"
+
+
+def test_the_locust_dashboard_offers_the_shortener_mix_not_the_slow_downstream_demo():
+    # Every class offered is ticked; the demo's DownstreamCaller fails unless the app has a delay.
+    assert SERVICES["locust"]["environment"]["LOCUST_LOCUSTFILE"] == "${LOCUST_LOCUSTFILE:-locustfile.py,shapes.py}"
 
 
 def test_only_nginx_publishes_a_port_besides_the_load_generator_and_prometheus():

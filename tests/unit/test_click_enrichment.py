@@ -67,7 +67,31 @@ def test_referrer_host(referrer, host):
     ("Mozilla/5.0 (compatible; LinkCheck/2.0; +https://linkcheck.example/about)", "Other", "bot"),
 ])
 def test_user_agents_are_classified(user_agent, family, visitor):
-    assert classify_user_agent(user_agent) == (family, visitor)
+    agent = classify_user_agent(user_agent)
+    assert (agent.browser, agent.visitor) == (family, visitor)
+
+
+@pytest.mark.parametrize("user_agent, os, device_type", [
+    (CHROME, "Linux", "desktop"),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1"
+     " Safari/605.1.15", "Mac OS X", "desktop"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0", "Windows", "desktop"),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0"
+     " Mobile/15E148 Safari/604.1", "iOS", "mobile"),
+    ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile"
+     " Safari/537.36", "Android", "mobile"),
+    ("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0"
+     " Mobile/15E148 Safari/604.1", "iOS", "tablet"),
+    ("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0"
+     " Safari/537.36", "Android", "tablet"),  # Android without "Mobile": a tablet
+    ("Mozilla/5.0 (Android 14; Tablet; rv:121.0) Gecko/121.0 Firefox/121.0", "Android", "tablet"),
+    (GOOGLEBOT, "Other", "bot"),
+    ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", "Other", "bot"),  # a preview
+    ("", "Other", "bot"),
+])
+def test_operating_system_and_device_type(user_agent, os, device_type):
+    agent = classify_user_agent(user_agent)
+    assert (agent.os, agent.device_type) == (os, device_type)
 
 
 def test_enrich_builds_the_stored_row():
@@ -76,3 +100,4 @@ def test_enrich_builds_the_stored_row():
     assert click.stream_id == "1-0"
     assert click.clicked_at == datetime.fromtimestamp(1_700_000_000, tz=timezone.utc)
     assert (click.referrer_host, click.ua_family, click.visitor, click.is_bot) == ("t.co", "Googlebot", "bot", True)
+    assert (click.os_family, click.device_type) == ("Other", "bot")

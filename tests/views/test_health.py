@@ -2,6 +2,8 @@
 
 import pytest
 
+from shortstack import cluster
+
 UNREACHABLE_REDIS = {"REDIS_URL": "redis://127.0.0.1:1/0"}  # port 1: refused at once
 
 
@@ -29,3 +31,9 @@ def test_the_slow_downstream_demo_is_off_by_default(client):
     response = client.get("/api/v1/demo/downstream")
     assert response.status_code == 404
     assert "DOWNSTREAM_DELAY_MS" in response.get_json()["detail"]
+
+
+def test_what_cluster_does_not_count_as_traffic_are_real_endpoints(app):
+    # A renamed view would silently start counting its probes as traffic again.
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert cluster.NOT_TRAFFIC <= endpoints, cluster.NOT_TRAFFIC - endpoints

@@ -1,5 +1,6 @@
 """The JSON API: creating and reading links, and every kind of bad input."""
 
+
 import pytest
 
 PROBLEM = "application/problem+json"

@@ -28,7 +28,8 @@ def test_a_keyed_link_is_readable_with_its_key_only(app, client):
     key, other_key = new_key(app, "alice"), new_key(app, "bob")
     link = client.post("/api/v1/links", json={"url": "https://example.com/mine"}, headers={"X-Api-Key": key}).get_json()
     assert link["public_stats"] is False
-    for path in (f"/api/v1/links/{link['code']}", f"/api/v1/links/{link['code']}/stats"):
+    for path in (f"/api/v1/links/{link['code']}", f"/api/v1/links/{link['code']}/stats",
+                 f"/api/v1/links/{link['code']}/stats.csv"):
         assert read(client, path, key).status_code == 200
         for stranger in (None, other_key):
             refused = read(client, path, stranger)

@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             access_log.info("%s %s %d", request.method, request.path, response.status_code,
                             extra={"method": request.method, "path": request.path, "status": response.status_code,
                                    "endpoint": endpoint, "duration_ms": round(seconds * 1000, 2)})
-        heartbeat.count_request()
+        heartbeat.count_request(endpoint)
         return response
 
     @app.context_processor

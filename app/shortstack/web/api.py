@@ -8,6 +8,8 @@ CORS preflight this API never answers.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -117,10 +119,24 @@ def delete_link(code: str) -> Response:
 
 @bp.get("/links/<code>/stats")
 def get_stats(code: str) -> Response:
-    """Clicks per hour and per day, top referrers and bot clicks (times in UTC), for the link's
-    owner (or anyone, if its stats are public)."""
+    """Clicks per hour and per day, top referrers, visitors, browsers, operating systems and
+    device types (times in UTC), for the link's owner (or anyone, if its stats are public)."""
     context.readable_link(code)
     return jsonify(context.links().stats(code))
+
+
+@bp.get("/links/<code>/stats.csv")
+def get_stats_csv(code: str) -> Response:
+    """Every counter the click worker keeps for the link (LinkStore.rollups) as a CSV download
+    with the header rollup,value,clicks, for whoever may read its stats."""
+    context.readable_link(code)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180 lines
+    writer.writerow(("rollup", "value", "clicks"))
+    writer.writerows(context.links().rollups(code))
+    response = Response(out.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{code}-stats.csv"'
+    return response
 
 
 @bp.get("/cluster")

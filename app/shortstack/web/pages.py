@@ -36,6 +36,8 @@ def index() -> Response | str:
     if request.method == "POST":
         form = {name: request.form.get(name, "").strip() for name in form}
         created, errors = _create_from_form(form)
+        if created:  # ready for the next link; the expiry and visibility chosen stay
+            form = {**form, "url": "", "alias": ""}
     codes = session.get("my_links", [])
     my_links = context.links().get_many(codes) if codes else []
     page = render_template("index.html", form=form, errors=errors, created=created, my_links=my_links,
