@@ -213,7 +213,7 @@ def test_the_locust_dashboard_ticks_the_shortener_mix_only(browser):
     port = free_port()
     locust = subprocess.Popen(
         [str(Path(sys.executable).parent / "locust"), "--class-picker", "--web-host", "127.0.0.1", "--web-port",
-         str(port), "--host", "http://127.0.0.1:9"], cwd=REPO / "loadtest", stdout=subprocess.DEVNULL,
+         str(port), "--host", "http://127.0.0.1:9"], cwd=REPO / "loadtest" / "scenarios", stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT, env={**os.environ, "LOCUST_LOCUSTFILE": scenarios})
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     try:
