@@ -77,14 +77,20 @@ class StoredClick:
         return self.visitor != "human"
 
 
+# What a host can be (RFC 3986's reg-name as browsers send it: ASCII, IDNs in punycode; or an IP
+# literal); a forged Referer's "host" ("=1+2", "<script>") is not stored.
+_HOST_NAME = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+")
+
+
 @functools.lru_cache(maxsize=4096)
 def referrer_host(referrer: str) -> str | None:
-    """The host of a Referer header, or None for direct visits and unparseable values."""
+    """The host of a Referer header, or None for direct visits, unparseable values and hosts that
+    cannot be one."""
     try:
         host = urlsplit(referrer).hostname
     except ValueError:
         return None
-    return host or None
+    return host if host and _HOST_NAME.fullmatch(host) else None
 
 
 # The patterns crawler-user-agents tags social-preview: chat apps and social networks fetching a

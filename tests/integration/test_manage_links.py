@@ -230,7 +230,14 @@ def test_a_key_pasted_once_makes_the_browser_its_owner_until_it_signs_out(stack)
         assert browser.post(f"{stack.url}/logout", data={"csrf_token": token}, timeout=5).status_code == 200
         assert browser.get(f"{stack.url}/links/{code}", timeout=5).status_code == 403
         assert copied.get(f"{stack.url}/links/{code}", timeout=5).status_code == 403  # ended for every copy
+        # The link made through the form while signed in is the key's alone: signed out, neither
+        # the browser nor a copy of its cookie can change it, and its home page no longer lists it.
+        for session in (browser, copied):
+            edit = api(stack, "PATCH", f"/links/{made_here}", session=session, json={"url": "https://evil.example/"})
+            assert edit.status_code == 403, edit.text
+        assert made_here not in browser.get(f"{stack.url}/", timeout=5).text
         copied.close()
+    assert api(stack, "GET", f"/links/{made_here}", key).json()["url"] == "https://made-while-signed-in.example/"
 
 
 def test_revoking_the_key_ends_its_browser_sign_ins(stack):
@@ -239,10 +246,12 @@ def test_revoking_the_key_ends_its_browser_sign_ins(stack):
     with requests.Session() as browser:
         assert sign_in(stack, browser, key).status_code == 303
         assert browser.get(f"{stack.url}/links/{code}", timeout=5).status_code == 200
+        made_here = form_create(stack, browser, "https://made-before-revoking.example/")
         with db(stack) as conn:
             key_id = conn.execute("SELECT id FROM api_keys WHERE name = 'to-revoke-signed-in'").fetchone()[0]
         assert admin(stack, "revoke-key", str(key_id)).returncode == 0
         assert browser.get(f"{stack.url}/links/{code}", timeout=5).status_code == 403
+        assert api(stack, "DELETE", f"/links/{made_here}", session=browser).status_code == 403
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,12 @@ def test_foreign_entries_are_rejected(fields):
 
 
 @pytest.mark.parametrize("referrer, host", [("https://news.ycombinator.com/item?id=1", "news.ycombinator.com"),
-                                            ("", None), ("not a url", None), ("http://[::1", None)])
+                                            ("http://[::1]:8080/x", "::1"),
+                                            ("http://xn--bcher-kva.example/", "xn--bcher-kva.example"),
+                                            ("", None), ("not a url", None), ("http://[::1", None),
+                                            # not host names: what a forged Referer carries, never stored
+                                            ("http://=1+2/", None), ("http://<script>alert(1)</", None),
+                                            ("http://%3Cimg%20src=x%3E/", None)])
 def test_referrer_host(referrer, host):
     assert referrer_host(referrer) == host
 

@@ -102,3 +102,14 @@ def test_wrong_method_is_a_problem_too(client):
     assert response.status_code == 405
     assert response.headers["Content-Type"] == PROBLEM
     assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+
+
+def test_the_csv_export_never_hands_a_spreadsheet_a_formula(client, db):
+    # Whatever ended up in a counter (an old worker stored any Referer "host"), the download keeps it text.
+    code = create_link(client, url="https://example.com/csv")["code"]
+    for host in ("=1+2", "+SUM(1,2)", "-2+3", "@A1", "news.example"):
+        db.execute("INSERT INTO referrer_counts (code, referrer_host, clicks) VALUES (%s, %s, 1)", (code, host))
+    rows = client.get(f"/api/v1/links/{code}/stats.csv").get_data(as_text=True).splitlines()
+    assert sorted(row for row in rows if row.startswith("referrer,")) == [
+        "referrer,\"'+SUM(1,2)\",1", "referrer,'-2+3,1", "referrer,'=1+2,1",
+        "referrer,'@A1,1", "referrer,news.example,1"]

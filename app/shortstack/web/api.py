@@ -133,7 +133,7 @@ def get_stats_csv(code: str) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180 lines
     writer.writerow(("rollup", "value", "clicks"))
-    writer.writerows(context.links().rollups(code))
+    writer.writerows([_csv_cell(cell) for cell in row] for row in context.links().rollups(code))
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{code}-stats.csv"'
     return response
@@ -185,6 +185,14 @@ def _link_with_clicks_json(link: Link) -> dict:
     body["click_count"] = link.click_count
     body["expired"] = link.is_expired(datetime.now(timezone.utc))
     return body
+
+
+# Cells a spreadsheet would run as a formula (OWASP, "CSV Injection"): kept as text by a leading '.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: object) -> object:
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
 
 def _link_json(link: Link) -> dict:

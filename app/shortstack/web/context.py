@@ -65,10 +65,15 @@ def current_owner() -> Owner:
 
 
 def browser_owner() -> Owner:
-    """current_owner(), with an owner id given to this browser session if it had none yet."""
+    """Who owns a link this browser creates through the form: the signed-in key alone, so that
+    signing out or revoking the key ends the browser's hold on it (and a browser id planted by
+    someone else never shares it); else this browser's own owner id, given to it if it had none."""
+    owner = current_owner()
+    if owner.key_id is not None:
+        return Owner(key_id=owner.key_id)
     if "owner" not in session:
         session["owner"] = secrets.token_urlsafe(16)
-    return current_owner()
+    return Owner(session=session["owner"])
 
 
 def owned_link(code: str, deleted_too: bool = False) -> Link:

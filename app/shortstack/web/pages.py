@@ -147,12 +147,14 @@ def _create_from_form(form: dict[str, str]):
         body["expires_at"] = (now + lifetime).isoformat()
     try:
         new = context.parse_link_request(body, now)
-        link = context.links().create(new, context.browser_owner())
+        owner = context.browser_owner()
+        link = context.links().create(new, owner)
     except ValidationError as exc:
         return None, {exc.field: exc.detail}
     except AliasTaken:
         return None, {"alias": f"The alias {form['alias']!r} is already taken; choose another."}
-    session["my_links"] = [link.code, *[c for c in session.get("my_links", []) if c != link.code]][:MY_LINKS_KEPT]
+    if owner.key_id is None:  # a signed-in key's links are listed on /links, never left in the browser
+        session["my_links"] = [link.code, *[c for c in session.get("my_links", []) if c != link.code]][:MY_LINKS_KEPT]
     return link, {}
 
 
