@@ -46,8 +46,11 @@ from shortstack.lifecycle import (
     handling_request,
     on_stop_signals,
 )
-from shortstack.links import DeletedLink, LinkStore, Owner, PrivateLink, UnknownLink
+from shortstack.link_stats import LinkStats
+from shortstack.links import DeletedLink, LinkStore, PrivateLink, UnknownLink
+from shortstack.redirect_cache import RedirectCache
 from shortstack.streams import READ_BLOCK_MS, RETRY_DELAY_S, StreamReader
+from shortstack.telegram_links import TelegramLinks
 from shortstack.validation import ValidationError
 
 log = logging.getLogger("shortstack.bot")
@@ -113,7 +116,10 @@ class LinkBot:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.links = LinkStore(Backends(settings), settings)
+        backends = Backends(settings)
+        self.links = LinkStore(backends, RedirectCache(backends, settings))
+        self.telegram_links = TelegramLinks(backends, self.links)
+        self.link_stats = LinkStats(backends, settings)
         # The web's per-client creation limit, per Telegram user, in the same Redis: a bot user
         # cannot create more than a browser or API client.
         self._create_limit = limits.parse(settings.link_create_rate_limit)
@@ -162,7 +168,7 @@ class LinkBot:
         except ValidationError as exc:
             await message.reply_text(f"I cannot shorten that: {exc.detail}")
             return
-        await asyncio.to_thread(self.links.record_telegram_owner, owner, link.code)
+        await asyncio.to_thread(self.telegram_links.record_owner, owner, link.code)
         await message.reply_text(f"{self._short_url(link.code)}\n→ {link.url}")
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -172,7 +178,7 @@ class LinkBot:
             return
         code = context.args[0].rsplit("/", 1)[-1]  # a whole short link works too
         try:
-            link = await asyncio.to_thread(self.links.readable, code, Owner(telegram_sender=sender_id(update)))
+            link = await asyncio.to_thread(self.telegram_links.readable, code, sender_id(update))
         except UnknownLink as exc:
             await message.reply_text(str(exc))
             return
@@ -185,8 +191,8 @@ class LinkBot:
         if not link.public_stats and not may_show_private_links(update):
             await message.reply_text(PRIVATE_HERE)
             return
-        stats = await asyncio.to_thread(self.links.stats, code)
-        recent = await asyncio.to_thread(self.links.clicks_since, code, 24)
+        stats = await asyncio.to_thread(self.link_stats.stats, code)
+        recent = await asyncio.to_thread(self.link_stats.clicks_since, code, 24)
         who = stats["visitors"]
         await message.reply_text(f"{self._short_url(code)} → {link.url}\n"
                                  f"Clicks: {stats['total_clicks']} in total, {recent} in the last 24 hours.\n"
@@ -196,7 +202,7 @@ class LinkBot:
         if not may_show_private_links(update):
             await update.effective_message.reply_text(PRIVATE_HERE)
             return
-        links = await asyncio.to_thread(self.links.telegram_links, sender_id(update))
+        links = await asyncio.to_thread(self.telegram_links.created_by, sender_id(update))
         if not links:
             await update.effective_message.reply_text("You have not shortened anything here yet. Send me a link!")
             return

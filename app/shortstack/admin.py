@@ -28,7 +28,9 @@ from .apikeys import ApiKeys
 from .backends import Backends
 from .config import Settings
 from .lifecycle import exit_on_config_error
-from .links import Link, LinkStore, cache_key, stats_key
+from .link_stats import stats_key
+from .links import Link, LinkStore
+from .redirect_cache import RedirectCache, cache_key
 
 
 @exit_on_config_error
@@ -73,7 +75,7 @@ def _revoke_key(args: argparse.Namespace, backends: Backends, settings: Settings
 
 
 def _set_disabled(args: argparse.Namespace, backends: Backends, settings: Settings) -> int:
-    links = LinkStore(backends, settings)
+    links = LinkStore(backends, RedirectCache(backends, settings))
     unknown = [code for code in args.codes if not links.set_disabled(code, args.disabled)]
     for code in sorted(set(args.codes) - set(unknown)):
         print(f"{'Disabled' if args.disabled else 'Enabled'} {code}.")
@@ -83,7 +85,7 @@ def _set_disabled(args: argparse.Namespace, backends: Backends, settings: Settin
 
 
 def _links_by_host(args: argparse.Namespace, backends: Backends, settings: Settings) -> int:
-    found = LinkStore(backends, settings).by_target_host(args.host)
+    found = LinkStore(backends, RedirectCache(backends, settings)).by_target_host(args.host)
     for link in found:
         print("\t".join([link.code, f"{link.created_at:%Y-%m-%d %H:%M}", f"{link.click_count} clicks",
                          _state(link), link.url]))

@@ -13,6 +13,7 @@ from typing import Callable, Iterator, TypeVar
 
 import psycopg
 import redis
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -117,6 +118,15 @@ class Backends:
                 raise
         log.info("a PostgreSQL connection died mid-transaction; running it again on a fresh one")
         return self.transaction(work, idempotent, retry=False)
+
+    # For statements that may run twice (reads, idempotent updates): see transaction.
+    def fetch_one(self, query: str | sql.Composed, params: tuple | dict) -> tuple | None:
+        """The first row of `query`, or None."""
+        return self.transaction(lambda conn: conn.execute(query, params).fetchone(), idempotent=True)
+
+    def fetch_all(self, query: str | sql.Composed, params: tuple | dict) -> list[tuple]:
+        """Every row of `query`."""
+        return self.transaction(lambda conn: conn.execute(query, params).fetchall(), idempotent=True)
 
     @property
     def redis(self) -> redis.Redis:

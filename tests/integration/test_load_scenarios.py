@@ -6,7 +6,7 @@ from pathlib import Path
 
 from loadtest.runners import LOCUST, SCENARIOS
 from loadtest.scenarios.seed import ensure_seeds
-from shortstack.links import CachedTarget
+from shortstack.redirect_cache import CachedTarget
 from tests.integration.support import cache
 
 

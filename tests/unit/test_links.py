@@ -1,19 +1,7 @@
-from datetime import datetime, timezone
-
-from shortstack.links import CODE_ALPHABET, CODE_LENGTH, CachedTarget, new_code
+from shortstack.links import CODE_ALPHABET, CODE_LENGTH, new_code
 
 
 def test_codes_are_random_url_safe_and_not_sequential():
     codes = {new_code() for _ in range(2000)}
     assert len(codes) == 2000
     assert all(len(c) == CODE_LENGTH and set(c) <= set(CODE_ALPHABET) for c in codes)
-
-
-def test_cached_target_round_trips_and_knows_its_expiry():
-    expires = datetime(2030, 1, 1, tzinfo=timezone.utc)
-    target = CachedTarget.from_cache(CachedTarget.of("https://example.com", expires).to_cache())
-    assert target.url == "https://example.com"
-    edge = int(expires.timestamp() * 1000)
-    assert not target.is_expired(edge - 1)
-    assert target.is_expired(edge)
-    assert not CachedTarget.of("https://example.com", None).is_expired(10**15)

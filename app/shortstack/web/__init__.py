@@ -17,7 +17,9 @@ from ..clickspool import ClickSpool
 from ..cluster import AppHeartbeat
 from ..config import Settings, check_production
 from ..lifecycle import REQUEST_ID
+from ..link_stats import LinkStats
 from ..links import LinkStore
+from ..redirect_cache import RedirectCache
 from . import api, demo, health, metrics_view, pages, problems, ratelimit, redirects, telegram_webhook
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
     backends = Backends(settings)
+    cache = RedirectCache(backends, settings)
     spool = ClickSpool(settings.click_spool_max_len)
     heartbeat = AppHeartbeat(backends.redis_call, settings.instance_id, settings.version,
                              after_beat=lambda client: replay_spooled_clicks(spool, client, settings))
@@ -52,7 +55,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         "settings": settings,
         "backends": backends,
         "click_spool": spool,
-        "links": LinkStore(backends, settings),
+        "links": LinkStore(backends, cache),
+        "redirect_cache": cache,
+        "link_stats": LinkStats(backends, settings),
         "api_keys": ApiKeys(backends),
         "heartbeat": heartbeat,
     }

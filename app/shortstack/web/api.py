@@ -122,18 +122,18 @@ def get_stats(code: str) -> Response:
     """Clicks per hour and per day, top referrers, visitors, browsers, operating systems and
     device types (times in UTC), for the link's owner (or anyone, if its stats are public)."""
     context.readable_link(code)
-    return jsonify(context.links().stats(code))
+    return jsonify(context.link_stats().stats(code))
 
 
 @bp.get("/links/<code>/stats.csv")
 def get_stats_csv(code: str) -> Response:
-    """Every counter the click worker keeps for the link (LinkStore.rollups) as a CSV download
+    """Every counter the click worker keeps for the link (LinkStats.rollups) as a CSV download
     with the header rollup,value,clicks, for whoever may read its stats."""
     context.readable_link(code)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180 lines
     writer.writerow(("rollup", "value", "clicks"))
-    writer.writerows([_csv_cell(cell) for cell in row] for row in context.links().rollups(code))
+    writer.writerows([_csv_cell(cell) for cell in row] for row in context.link_stats().rollups(code))
     response = Response(out.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{code}-stats.csv"'
     return response

@@ -1,5 +1,5 @@
-"""Request-scoped accessors, for views: the current app's settings, backends and link store, and
-who sent this request."""
+"""Request-scoped accessors, for views: the current app's settings, backends, link store, redirect
+cache and link statistics, and who sent this request."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from ..apikeys import ApiKeys
 from ..backends import Backends
 from ..clickspool import ClickSpool
 from ..config import Settings
+from ..link_stats import LinkStats
 from ..links import DeletedLink, Link, LinkStore, Owner, PrivateLink, UnknownLink
+from ..redirect_cache import RedirectCache
 from ..validation import NewLink, looks_like_code
 from .problems import Problem
 
@@ -41,6 +43,14 @@ def click_spool() -> ClickSpool:
 
 def links() -> LinkStore:
     return current_app.extensions["shortstack"]["links"]
+
+
+def redirect_cache() -> RedirectCache:
+    return current_app.extensions["shortstack"]["redirect_cache"]
+
+
+def link_stats() -> LinkStats:
+    return current_app.extensions["shortstack"]["link_stats"]
 
 
 def api_keys() -> ApiKeys:

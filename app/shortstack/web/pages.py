@@ -49,7 +49,7 @@ def index() -> Response | str:
 def link_page(code: str) -> Response | str:
     """A link's details and its clicks over time, for its owner (or anyone, if its stats are public)."""
     link = context.readable_link(code)
-    stats = context.links().stats(code)
+    stats = context.link_stats().stats(code)
     return render_template("link.html", link=link, stats=stats, short_url=context.short_url(code),
                            expired=link.is_expired(datetime.now(timezone.utc)),
                            owned=link.owned_by(context.current_owner()))

@@ -1,6 +1,6 @@
 """The hot path: GET /<code> answers 302 from the Redis cache and queues a click event.
 
-A cached link costs one Redis round trip (LinkStore.follow_cached reads the target and appends
+A cached link costs one Redis round trip (RedirectCache.follow_cached reads the target and appends
 the click together); PostgreSQL is asked only on a cache miss.
 """
 
@@ -16,7 +16,7 @@ from flask import Blueprint, Response, request
 from werkzeug.datastructures import Headers
 
 from .. import clickstream, metrics
-from ..links import Followed
+from ..redirect_cache import Followed
 from ..validation import code_meant, looks_like_code, with_query
 from . import context
 from .problems import NOT_FOUND_DETAIL, Problem
@@ -67,12 +67,12 @@ def follow(code: str) -> Response:
                                    user_agent=request.headers.get("User-Agent", ""),
                                    request_id=request.headers.get("X-Request-ID", "")) \
         if request.method == "GET" else None
-    links = context.links()
-    followed, target = links.follow_cached(code, now_ms, click)
+    cache = context.redirect_cache()
+    followed, target = cache.follow_cached(code, now_ms, click)
     if followed is Followed.LIVE and click is not None:
         metrics.CLICKS_QUEUED.inc()  # follow_cached queued it
     elif followed is Followed.UNCACHED:
-        followed, target = links.resolve_uncached(code, now_ms)
+        followed, target = cache.resolve_uncached(code, now_ms)
         if followed is Followed.LIVE and click is not None:
             _record_click(click)
     if followed is Followed.UNKNOWN:
