@@ -190,20 +190,15 @@ class LinkStore:
     def update(self, code: str, changes: dict[str, object]) -> Link | None:
         """Apply `changes` (validation.parse_link_changes: column -> value) to the link `code` and
         point every replica's redirect at the result from the next request on; None if no live
-        (undeleted) link has `code`. Raises redis.RedisError if the cache could not be updated
-        (repeating the call then finishes the job)."""
+        (undeleted) link has `code`. Raises redis.RedisError if the cache could not be updated, and
+        then nothing changed (see _change)."""
         if "url" in changes:
             changes = {**changes, "target_host": canonical_host(changes["url"])}
         assignments = sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
                                          for column in changes) if changes else sql.SQL("code = code")
-        row = self._backends.fetch_one(
+        return self._change(
             sql.SQL("UPDATE links SET {} WHERE code = {} AND deleted_at IS NULL RETURNING {}").format(
                 assignments, sql.Placeholder("code"), sql.SQL(LINK_COLUMNS)), {**changes, "code": code})
-        if row is None:
-            return None
-        link = Link(*row)
-        self._publish(link)
-        return link
 
     def delete(self, code: str) -> bool:
         """Delete the link `code`: every replica answers 410 from the next request on, and the code
@@ -211,27 +206,18 @@ class LinkStore:
         Raises redis.RedisError as update does."""
         # disabled_at too: replicas of the previous version, mid-deploy, know no deleted_at and
         # would otherwise redirect a deleted link on a cache miss.
-        row = self._backends.fetch_one(f"UPDATE links SET deleted_at = coalesce(deleted_at, now()),"
-                                       f" disabled_at = coalesce(disabled_at, now()) WHERE code = %s"
-                                       f" RETURNING {LINK_COLUMNS}", (code,))
-        if row is None:
-            return False
-        self._publish(Link(*row))
-        return True
+        return self._change(f"UPDATE links SET deleted_at = coalesce(deleted_at, now()),"
+                            f" disabled_at = coalesce(disabled_at, now()) WHERE code = %s"
+                            f" RETURNING {LINK_COLUMNS}", (code,)) is not None
 
     def set_disabled(self, code: str, disabled: bool) -> bool:
         """Take a link down (every replica answers 410 from the next request on) or put it back
         (unless its owner deleted it); False if no link has `code`. Raises redis.RedisError if the
-        cache could not be updated, since replicas would then keep redirecting until their cached
-        copy expires."""
+        cache could not be updated, and then nothing changed (see _change)."""
         # A deleted link stays disabled too: see delete.
-        row = self._backends.fetch_one("UPDATE links SET disabled_at = CASE WHEN %s OR deleted_at IS NOT NULL"
-                                       " THEN coalesce(disabled_at, now()) END"
-                                       f" WHERE code = %s RETURNING {LINK_COLUMNS}", (disabled, code))
-        if row is None:
-            return False
-        self._publish(Link(*row))
-        return True
+        return self._change("UPDATE links SET disabled_at = CASE WHEN %s OR deleted_at IS NOT NULL"
+                            " THEN coalesce(disabled_at, now()) END"
+                            f" WHERE code = %s RETURNING {LINK_COLUMNS}", (disabled, code)) is not None
 
     def by_target_host(self, host: str, limit: int = 1000) -> list[Link]:
         """Links whose target is on `host` or one of its subdomains, newest first."""
@@ -244,5 +230,20 @@ class LinkStore:
         )
         return [Link(*row) for row in rows]
 
-    def _publish(self, link: Link) -> None:
-        self._cache.publish(link.code, cache_entry(link.url, link.expires_at, link.disabled_at, link.deleted_at))
+    def _change(self, update: str | sql.Composed, params: tuple | dict) -> Link | None:
+        """Run `update` (an UPDATE of one link RETURNING LINK_COLUMNS) and cache what the link now
+        is for every replica's redirects, in one transaction: the cache is written while the
+        UPDATE's row lock is held, before the commit. Concurrent changes of one link (an edit and a
+        delete, two edits, an operator's disable) so wait for each other, and the cache ends on the
+        state of the last commit, never on whichever cache write landed last. None if no row
+        matched. Raises redis.RedisError if the cache could not be written, and then nothing
+        changed: repeating the call does the whole job."""
+        def change(conn: psycopg.Connection) -> Link | None:
+            row = conn.execute(update, params).fetchone()
+            if row is None:
+                return None
+            link = Link(*row)
+            self._cache.publish(link.code, cache_entry(link.url, link.expires_at, link.disabled_at, link.deleted_at))
+            return link
+
+        return self._backends.transaction(change)

@@ -95,10 +95,12 @@ def register(app: Flask, json_blueprints: Iterable[str]) -> None:
     @app.errorhandler(redis.RedisError)
     def cache_unavailable(exc: Exception) -> Response:
         # What reaches here is mostly a change that must reach every replica's redirects (an edit,
-        # a delete): the hot path and the reads serve without Redis. Repeating it finishes the job.
+        # a delete), made only together with its cache entry (LinkStore._change): the hot path and
+        # the reads serve without Redis.
         log.warning("Redis unavailable on %s %s: %s", request.method, request.path, exc)
-        response = _error_response(503, "Redis is unavailable right now. A change to a link is saved but may not "
-                                        "reach redirects yet: repeat the request in a few seconds.",
+        response = _error_response(503, "Redis is unavailable right now, and a change to a link is made only together "
+                                        "with what every replica's redirects read there: nothing was changed. "
+                                        "Repeat the request in a few seconds.",
                                    "Service Unavailable")
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
