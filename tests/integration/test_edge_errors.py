@@ -151,3 +151,10 @@ def test_an_unsupported_http_version_is_400_in_the_stacks_form(stack, target, ve
 def test_a_static_folder_is_not_a_listing_and_fails_in_the_page_form(stack, target):
     status, headers, body = get(stack, target)
     assert_stack_form(target, status, headers, body, 404, "")
+
+
+@pytest.mark.parametrize("target", ["/", "/api/v1/links"])
+def test_a_malformed_chunked_body_is_400_in_the_stacks_form(stack, target):
+    status, headers, body = post(stack, target, b"ZZ\r\nabc\r\n0\r\n\r\n", "Transfer-Encoding: chunked",
+                                 "Content-Type: application/json")
+    assert_stack_form(target, status, headers, body, 400, "malformed")
