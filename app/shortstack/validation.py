@@ -15,6 +15,10 @@ MAX_EXPIRY = timedelta(days=3650)
 ALIAS_PATTERN = re.compile(r"[A-Za-z0-9_-]{3,32}")
 # Anything a path segment could be a code for: generated codes and aliases both fit.
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# RFC 3339's date-time (what OpenAPI's "date-time" means), seconds optional: datetime.fromisoformat
+# alone also takes week dates, ordinal dates and trailing bytes after the offset.
+DATE_TIME_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+                               r"([Zz]|[+-][0-9]{2}:[0-9]{2})?")
 # A code with what mail clients, CMSs and prose glue to a link ("see sho.rt/abc.", "(sho.rt/abc)",
 # "sho.rt/abc/"): trailing punctuation, symbols, spaces and slashes, none of which a code can hold.
 CODE_WITH_TRAILING_PUNCTUATION = re.compile(r"([A-Za-z0-9_-]{1,32})[^\w-]+")
@@ -308,6 +312,8 @@ def validate_expiry(value: object, now: datetime) -> datetime | None:
     if not isinstance(value, str):
         raise ValidationError("expires_at", "expires_at must be an ISO 8601 date-time string.")
     try:
+        if not DATE_TIME_PATTERN.fullmatch(value):
+            raise ValueError(value)
         expires_at = datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError("expires_at",

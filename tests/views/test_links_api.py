@@ -113,3 +113,11 @@ def test_the_csv_export_never_hands_a_spreadsheet_a_formula(client, db):
     assert sorted(row for row in rows if row.startswith("referrer,")) == [
         "referrer,\"'+SUM(1,2)\",1", "referrer,'-2+3,1", "referrer,'=1+2,1",
         "referrer,'@A1,1", "referrer,news.example,1"]
+
+
+def test_answers_that_depend_on_the_asker_are_kept_by_no_cache(client):
+    code = create_link(client, url="https://example.com/private-answer")["code"]
+    for path in (f"/api/v1/links/{code}", f"/api/v1/links/{code}/stats", f"/api/v1/links/{code}/stats.csv"):
+        response = client.get(path)
+        assert response.headers["Cache-Control"] == "private, no-store"
+        assert {"X-Api-Key", "Cookie"} <= set(response.vary)

@@ -31,6 +31,15 @@ NO_OWNER_DETAIL = ("Listing links needs their owner: send an API key as X-Api-Ke
                    "created them (or one signed in with the key at /login).")
 
 
+@bp.after_request
+def private_to_the_asker(response: Response) -> Response:
+    """What the API answers depends on who asks (X-Api-Key, the session cookie): never kept by a
+    shared cache, nor by the browser for the next person at it (RFC 9111 section 5.2.2)."""
+    response.headers.setdefault("Cache-Control", "private, no-store")
+    response.vary.update(("X-Api-Key", "Cookie"))
+    return response
+
+
 KEY_NEEDED = ("Creating links here needs an API key, sent as the X-Api-Key header; "
               "the operator creates one with: python -m shortstack.admin create-key NAME")
 
