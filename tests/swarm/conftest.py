@@ -99,6 +99,8 @@ def swarm_stack(swarm: Nodes) -> SwarmStack:
         wait_for(served_by_three, 120, "nginx serving from 3 ready app tasks", interval=2)
         yield deployed
     finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / f"{deployed.name}.log").write_text(deployed.logs())
-        deployed.remove()
+        try:
+            ARTIFACTS.mkdir(exist_ok=True)
+            (ARTIFACTS / f"{deployed.name}.log").write_text(deployed.logs())
+        finally:
+            deployed.remove()
