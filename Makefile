@@ -14,6 +14,7 @@ TEST_PACKAGES  := $(BENCH_PACKAGES) chromium:chromium promtool:prometheus
 
 help:
 	@echo "make local         run nginx + REPLICAS app replicas + WORKERS click workers on http://127.0.0.1:\$${HTTP_PORT:-8080}"
+	@echo "                   (GUNICORN_RELOAD=true: the replicas reload on a code change)"
 	@echo "make dev           docker compose up with this checkout's code mounted: an edit shows on the next request"
 	@echo "make test          install what is missing, then run every test that needs no Docker engine"
 	@echo "make test-compose  the compose suite: the real docker-compose.yml on a Docker engine (started if none runs)"

@@ -2,8 +2,9 @@
 
 Env: REPLICAS (3), WORKERS (1), HTTP_PORT (8080), LOCAL_DATA_DIR (.local); DATABASE_URL /
 REDIS_URL to use existing servers instead of starting PostgreSQL and Redis with data kept in
-LOCAL_DATA_DIR between runs. Like docker compose, it reads `.env` in the current folder; a
-variable already exported wins over the file.
+LOCAL_DATA_DIR between runs; GUNICORN_RELOAD=true to have the replicas reload on a change to a
+module or template (the edit-reload loop). Like docker compose, it reads `.env` in the current
+folder; a variable already exported wins over the file.
 """
 
 from __future__ import annotations

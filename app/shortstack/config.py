@@ -96,17 +96,23 @@ def check_production(settings: Settings) -> None:
     if settings.app_env != "production":
         return
     missing = []
-    if settings.secret_key == DEFAULT_SECRET_KEY or len(settings.secret_key) < 16:
+    if _published(settings.secret_key) or len(settings.secret_key) < 16:
         missing.append("SECRET_KEY set to a long random value "
                        "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
     for name, url, source in (("DATABASE_URL", settings.database_url, "POSTGRES_PASSWORD"),
                               ("REDIS_URL", settings.redis_url, "REDIS_PASSWORD")):
-        if urlsplit(url).password == DEFAULT_PASSWORD:
+        if _published(urlsplit(url).password or ""):
             missing.append(f"{name} with a password of your own, not the default (compose: {source})")
     if not settings.public_base_url.startswith("https://"):
         missing.append("PUBLIC_BASE_URL set to the https:// address people reach this at")
     if missing:
         raise ConfigError("APP_ENV=production needs " + "; ".join(missing) + ".")
+
+
+def _published(secret: str) -> bool:
+    """True for a value anyone can read in this repository: a default, or a placeholder of the
+    example files (CHANGE-ME, kubernetes/secrets.env.example) copied without replacing it."""
+    return secret in (DEFAULT_SECRET_KEY, DEFAULT_PASSWORD) or "change-me" in secret.lower()
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -168,3 +171,17 @@ def form_create(stack: LocalStack, browser: requests.Session, url: str, public: 
     page = browser.post(f"{stack.url}/", data=form, timeout=5)
     assert page.status_code == 200, page.text
     return re.search(r'id="short-link">[^<]*/([A-Za-z0-9_-]+)</a>', page.text)[1]
+
+
+def admin(stack: LocalStack, *args: str) -> subprocess.CompletedProcess:
+    """python -m shortstack.admin against the stack's PostgreSQL and Redis."""
+    env = {**os.environ, "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url}
+    return subprocess.run([sys.executable, "-m", "shortstack.admin", *args], env=env, capture_output=True,
+                          text=True, timeout=30)
+
+
+def new_key(stack: LocalStack, name: str = "tests") -> str:
+    """A new API key made with the admin CLI, as an operator does."""
+    result = admin(stack, "create-key", name)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()[-1]

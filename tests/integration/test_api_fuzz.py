@@ -5,9 +5,8 @@ import sys
 from pathlib import Path
 
 import requests
-from test_owners import new_key
 
-from tests.integration.support import db
+from tests.integration.support import db, new_key
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
 

@@ -5,8 +5,9 @@ import re
 
 import requests
 from playwright.sync_api import Page, expect
-from test_browser import browser, landing_site, page, shot  # noqa: F401 (fixtures)
-from test_owners import new_key
+
+from tests.integration.support import new_key
+from tests.integration.test_browser import browser, landing_site, page, shot  # noqa: F401 (fixtures)
 
 
 def create_with_key(stack, key: str, url: str) -> str:

@@ -8,8 +8,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.integration.support import cache, create_link, db, disposable_stack, follow, form_create, wait_for
-from tests.integration.test_owners import admin, new_key
+from tests.integration.support import (
+    admin,
+    cache,
+    create_link,
+    db,
+    disposable_stack,
+    follow,
+    form_create,
+    new_key,
+    wait_for,
+)
 
 PROBLEM = "application/problem+json"
 

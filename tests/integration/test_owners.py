@@ -7,20 +7,7 @@ import sys
 
 import requests
 
-from tests.integration.support import cache, create_link, db, follow, stored_clicks, wait_for
-
-
-def admin(stack, *args: str) -> subprocess.CompletedProcess:
-    """python -m shortstack.admin against the stack's PostgreSQL and Redis."""
-    env = {**os.environ, "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url}
-    return subprocess.run([sys.executable, "-m", "shortstack.admin", *args], env=env, capture_output=True,
-                          text=True, timeout=30)
-
-
-def new_key(stack, name: str = "tests") -> str:
-    result = admin(stack, "create-key", name)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.split()[-1]
+from tests.integration.support import admin, cache, create_link, db, follow, new_key, stored_clicks, wait_for
 
 
 def read(stack, path: str) -> requests.Response:

@@ -29,7 +29,7 @@ PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "x" * 32, "PUBLIC_BASE_URL"
               "REDIS_URL": "redis://:another-real-one@redis:6379/0"}
 
 
-@pytest.mark.parametrize("secret", ["", "dev-insecure-change-me", "short"])
+@pytest.mark.parametrize("secret", ["", "dev-insecure-change-me", "short", "CHANGE-ME-AS-WELL"])
 def test_production_refuses_a_missing_or_default_secret(secret):
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         check_production(Settings.from_env({**PRODUCTION, "SECRET_KEY": secret}))
@@ -38,6 +38,9 @@ def test_production_refuses_a_missing_or_default_secret(secret):
 @pytest.mark.parametrize("setting, value, words", [
     ("DATABASE_URL", "postgresql://shortstack:shortstack@postgres:5432/shortstack", "POSTGRES_PASSWORD"),
     ("REDIS_URL", "redis://:shortstack@redis:6379/0", "REDIS_PASSWORD"),
+    # kubernetes/secrets.env.example's placeholders, copied without replacing them
+    ("DATABASE_URL", "postgresql://shortstack:CHANGE-ME@postgres:5432/shortstack", "POSTGRES_PASSWORD"),
+    ("REDIS_URL", "redis://:CHANGE-ME-TOO@redis:6379/0", "REDIS_PASSWORD"),
     ("PUBLIC_BASE_URL", "http://sho.rt", "https://"),
     ("PUBLIC_BASE_URL", "", "https://"),
 ])

@@ -3,17 +3,9 @@
 
 import pytest
 
+from tests.views.support import create_link, link_rows
+
 PROBLEM = "application/problem+json"
-
-
-def link_rows(db) -> int:
-    return db.execute("SELECT count(*) FROM links").fetchone()[0]
-
-
-def create_link(client, **body: object) -> dict:
-    response = client.post("/api/v1/links", json=body)
-    assert response.status_code == 201, response.text
-    return response.get_json()
 
 
 def test_create_and_read_a_link(client):

@@ -2,13 +2,7 @@
 
 import re
 
-
-def link_rows(db) -> int:
-    return db.execute("SELECT count(*) FROM links").fetchone()[0]
-
-
-def csrf_token(client) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text)[1]
+from tests.views.support import csrf_token, link_rows
 
 
 def test_a_form_post_without_its_csrf_token_is_refused_and_stores_nothing(client, db):

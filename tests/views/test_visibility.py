@@ -4,24 +4,11 @@ import re
 
 import pytest
 
-from shortstack.apikeys import ApiKeys
-
-
-def new_key(app, name: str = "tests") -> str:
-    keys: ApiKeys = app.extensions["shortstack"]["api_keys"]
-    return keys.create(name)[1]
-
-
-def link_rows(db) -> int:
-    return db.execute("SELECT count(*) FROM links").fetchone()[0]
+from tests.views.support import csrf_token, link_rows, new_key
 
 
 def read(client, path: str, key: str | None = None):
     return client.get(path, headers={"X-Api-Key": key} if key else {})
-
-
-def csrf_token(browser) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/").text)[1]
 
 
 def test_a_keyed_link_is_readable_with_its_key_only(app, client):
@@ -89,6 +76,13 @@ def test_with_keys_required_only_key_holders_create_links(app, client, db):
     page = client.post("/", data={"csrf_token": csrf_token(client), "url": "https://example.com/y", "expires_in": ""})
     assert page.status_code == 422 and "API key" in page.text
     assert link_rows(db) == before
-    accepted = client.post("/api/v1/links", json={"url": "https://example.com/z"},
-                           headers={"X-Api-Key": new_key(app)})
+    key = new_key(app)
+    accepted = client.post("/api/v1/links", json={"url": "https://example.com/z"}, headers={"X-Api-Key": key})
     assert accepted.status_code == 201, accepted.text
+    # A browser signed in with a key is a key holder too, on the form as on the API.
+    signed_in = client.post("/login", data={"csrf_token": csrf_token(client), "key": key})
+    assert signed_in.status_code == 303
+    page = client.post("/", data={"csrf_token": csrf_token(client), "url": "https://example.com/signed-in",
+                                  "expires_in": ""})
+    assert page.status_code == 200 and "signed-in" in page.text
+    assert link_rows(db) == before + 2

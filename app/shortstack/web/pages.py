@@ -135,8 +135,9 @@ def cluster_page() -> str:
 
 def _create_from_form(form: dict[str, str]):
     now = datetime.now(timezone.utc)
-    if context.settings().create_requires_key:
-        return None, {"body": "This shortener creates links only for API key holders (X-Api-Key on the API)."}
+    if context.settings().create_requires_key and context.current_owner().key_id is None:
+        return None, {"body": "This shortener creates links only for API key holders: sign in with your key "
+                              "at /login (or send X-Api-Key on the API)."}
     if form["expires_in"] not in EXPIRY_CHOICES:
         return None, {"expires_in": "Choose one of the offered expiry times."}
     body: dict[str, object] = {"url": form["url"], "public_stats": form["public_stats"] == "on"}
